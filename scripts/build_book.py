@@ -3,7 +3,10 @@
 jupyter-book 1.x exits 0 when a notebook cell raises unless it runs with -W, and then
 it only points at a log file; this wrapper prints the failing notebooks' logs too.
 
-    python scripts/build_book.py [BOOK_DIR]     (default: the repository root)
+    python scripts/build_book.py [BOOK_DIR [OUTPUT_DIR]]
+
+BOOK_DIR defaults to the repository root, OUTPUT_DIR to BOOK_DIR (the site lands in
+OUTPUT_DIR/_build/html; a separate OUTPUT_DIR lets two builds run side by side).
 """
 
 import subprocess
@@ -11,18 +14,19 @@ import sys
 from pathlib import Path
 
 
-def build(book_dir: Path) -> int:
-    html = book_dir / "_build" / "html"
+def build(book_dir: Path, output_dir: Path) -> int:
+    html = output_dir / "_build" / "html"
     cmd = [
         str(Path(sys.executable).parent / "jupyter-book"), "build", str(book_dir),
-        "-W",           # warnings are errors ...
-        "-n",           # ... and so are broken references (nitpicky)
+        "--path-output", str(output_dir),
+        "-W",            # warnings are errors ...
+        "-n",            # ... and so are broken references (nitpicky)
         "--keep-going",  # report every problem, not only the first
     ]
     result = subprocess.run(cmd)
     if result.returncode != 0:
-        logs = sorted((html / "reports").rglob("*.log")) if (html / "reports").exists() else []
-        for log in logs:
+        reports = html / "reports"
+        for log in sorted(reports.rglob("*.log")) if reports.exists() else []:
             print(f"\n===== failing notebook log: {log} =====", file=sys.stderr)
             print(log.read_text(errors="replace"), file=sys.stderr)
         print("\nBOOK BUILD FAILED (see the errors above)", file=sys.stderr)
@@ -32,5 +36,7 @@ def build(book_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1]
-    sys.exit(build(target))
+    root = Path(__file__).resolve().parents[1]
+    book_dir = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else root
+    output_dir = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else book_dir
+    sys.exit(build(book_dir, output_dir))
