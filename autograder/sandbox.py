@@ -1,0 +1,603 @@
+"""Run one submission's kernel in a sandbox, with limits (see book/instructor/security.md).
+
+The grader runs student code; this module decides where and how:
+
+* ``start_kernel(workdir, limits, sandbox=None)`` starts an IPython kernel whose working
+  folder is ``workdir`` (a private copy of one submission) and yields a ready, blocking
+  jupyter_client ``KernelClient``. It always shuts the kernel down on exit.
+* ``run_cell(client, source, limits)`` executes one cell and returns a ``CellResult``
+  (outputs as nbformat dicts, error, timed_out, truncated), enforcing the per-cell and
+  per-notebook time limits and the output-size cap (stream text, images and HTML count).
+
+With bubblewrap (``bwrap``, Linux) the kernel runs in new PID, network, IPC and UTS
+namespaces, sees a read-only minimal file system (``/usr``, a few ``/etc`` files, the
+Python installation and the virtual environment, the ``course`` package), a private
+``/tmp``, and ``workdir`` as its only writable folder (mounted at ``/submission``, which is
+also its ``HOME``). It never sees the repository root, ``solutions/``,
+``autograder/references``, the gradebook or other students' folders. When the grader runs
+as root, the kernel drops to an unprivileged user id of its own, so that the process
+limit (``RLIMIT_NPROC``) is enforced. Memory, file size and process limits are
+``setrlimit`` limits set by a tiny wrapper just before the kernel starts; no cgroups.
+
+Without bubblewrap (macOS, a machine without ``bwrap``) the same interface runs the kernel
+as a plain local process with the same rlimits, and says so loudly, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import platform
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
+
+GIB = 2**30
+MIB = 2**20
+
+#: Where the submission's private copy appears inside the sandbox (cwd and HOME).
+SANDBOX_WORKDIR = "/submission"
+
+#: Environment variables passed from the grader to the kernel (everything else is dropped,
+#: so that an instructor's tokens or paths never reach student code).
+ENV_PASSTHROUGH_PREFIXES = ("TF_", "OMP_", "MKL_", "OPENBLAS_", "KERAS_", "LC_")
+ENV_PASSTHROUGH = {"LANG", "LANGUAGE", "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES", "TZ"}
+
+#: A few /etc files a Python kernel needs; the rest of /etc stays hidden.
+ETC_FILES = (
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+    "/etc/nsswitch.conf", "/etc/host.conf", "/etc/hosts", "/etc/mime.types",
+    "/etc/fonts", "/etc/matplotlibrc",
+)
+
+_UNSANDBOXED_WARNING = (
+    "WARNING: grading runs UNSANDBOXED (bubblewrap not available: {why}). Student code "
+    "runs with your permissions and can read your files, including solutions and the "
+    "gradebook. Grade untrusted submissions on Linux with bubblewrap installed."
+)
+
+
+@dataclass
+class Limits:
+    """Resource limits for one submission's kernel.
+
+    ``max_processes`` counts tasks (Linux counts threads as processes): the kernel,
+    its threads (TensorFlow starts a few dozen on a small machine; see
+    ``effective_max_processes``) and anything it forks.
+    """
+
+    cell_timeout: float = 60
+    notebook_timeout: float = 300
+    memory_bytes: int = 4 * GIB
+    max_output_bytes: int = 1 * MIB
+    max_processes: int = 64
+    # Extensions beyond the contract (defaults keep the contract's behaviour):
+    max_file_bytes: int = 256 * MIB  # largest file the kernel may write (RLIMIT_FSIZE)
+    startup_timeout: float = 60  # kernel start-up, not counted in notebook_timeout
+    tmp_bytes: int = 256 * MIB  # size of the sandbox's private /tmp (tmpfs)
+
+    def effective_max_processes(self) -> int:
+        """RLIMIT_NPROC given to the kernel's user: ``max_processes`` plus thread headroom.
+
+        TensorFlow and BLAS size their thread pools by the number of cores, and Linux
+        counts every thread against RLIMIT_NPROC; without headroom a big machine would
+        fail honest submissions. A fork bomb is still stopped at this number.
+        """
+        return self.max_processes + 4 * (os.cpu_count() or 1)
+
+
+@dataclass
+class CellResult:
+    """What one executed cell produced.
+
+    ``outputs`` are nbformat v4 output dicts (kept until ``max_output_bytes``);
+    ``error`` is None on success, else a one-line reason (e.g. "NameError: x is not
+    defined", "cell time limit of 60 s exceeded", "kernel died ..."); ``traceback``
+    holds the kernel's traceback lines when the cell raised.
+    """
+
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    timed_out: bool = False
+    truncated: bool = False
+    traceback: list[str] = field(default_factory=list)
+    ename: str | None = None
+    output_bytes: int = 0
+    kernel_dead: bool = False
+
+
+# ----------------------------------------------------------------------------------
+# Availability and the one loud warning
+# ----------------------------------------------------------------------------------
+
+_available: tuple[bool, str] | None = None
+_lock = threading.Lock()
+
+
+def _probe_bwrap() -> tuple[bool, str]:
+    if not sys.platform.startswith("linux"):
+        return False, f"{platform.system()} has no bubblewrap"
+    if os.environ.get("AUTOGRADER_NO_SANDBOX"):
+        return False, "AUTOGRADER_NO_SANDBOX is set"
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False, "no bwrap on PATH (Debian/Ubuntu: apt-get install bubblewrap)"
+    cmd = [bwrap, *_bwrap_fs_args(_python_roots()), "--proc", "/proc", "--dev", "/dev",
+           *_bwrap_ns_args(), "--", "/bin/sh", "-c", "true"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=30, text=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bwrap does not run: {exc}"
+    if proc.returncode != 0:
+        return False, f"bwrap fails here: {proc.stderr.strip()[:200]}"
+    return True, "bubblewrap works"
+
+
+def sandbox_available() -> bool:
+    """True when bubblewrap is installed and can create the sandbox on this machine."""
+    global _available
+    with _lock:
+        if _available is None:
+            _available = _probe_bwrap()
+        return _available[0]
+
+
+def sandbox_status() -> str:
+    """One line for logs and reports: sandboxed or not, and why."""
+    ok = sandbox_available()
+    return _available[1] if ok else f"unsandboxed: {_available[1]}"
+
+
+def warn_unsandboxed() -> None:
+    """Print the unsandboxed warning to stderr, once for the whole grading run.
+
+    "Once" holds across worker processes started afterwards: the flag is an
+    environment variable that children inherit.
+    """
+    if os.environ.get("AUTOGRADER_SANDBOX_WARNED"):
+        return
+    os.environ["AUTOGRADER_SANDBOX_WARNED"] = "1"
+    sandbox_available()
+    why = _available[1] if _available else "not checked"
+    message = _UNSANDBOXED_WARNING.format(why=why)
+    log.warning(message)
+    print("\n" + "!" * 88 + "\n" + message + "\n" + "!" * 88 + "\n", file=sys.stderr,
+          flush=True)
+
+
+# ----------------------------------------------------------------------------------
+# Building the sandbox command
+# ----------------------------------------------------------------------------------
+
+def _python_roots() -> list[str]:
+    """Read-only folders the kernel's Python needs: installation, venv, course package."""
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+             os.path.realpath(os.path.dirname(sys.executable)),
+             os.path.realpath(os.path.dirname(os.path.realpath(sys.executable)))}
+    try:  # editable install: the course package lives in the repository; bind it alone
+        import course
+
+        roots.add(os.path.realpath(os.path.dirname(course.__file__)))
+    except ImportError:
+        pass
+    # keep only outermost folders, never / or a folder that holds the course's secrets
+    out: list[str] = []
+    for root in sorted(roots, key=len):
+        if root in ("/", "") or any(root == o or root.startswith(o + "/") for o in out):
+            continue
+        if root.startswith("/usr/") or root == "/usr":
+            continue  # already bound as a whole
+        out.append(root)
+    for secret in _protected_paths():
+        for root in out:
+            if secret == root or secret.startswith(root + "/"):
+                raise RuntimeError(f"refusing to expose {root} to student code: it "
+                                   f"contains {secret}")
+    return out
+
+
+def _protected_paths() -> list[str]:
+    """Folders student code must never see (used as a safety check on the binds)."""
+    here = Path(__file__).resolve().parent  # autograder/
+    repo = here.parent
+    return [str(repo / "solutions"), str(here / "references"), str(here)]
+
+
+def _bwrap_ns_args() -> list[str]:
+    return ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent"]
+
+
+def _bwrap_fs_args(python_roots: list[str]) -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for path in ETC_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    made: set[str] = set()
+    for root in python_roots:
+        args += _parent_dirs(root, made)
+        args += ["--ro-bind", root, root]
+    return args
+
+
+def _parent_dirs(path: str, made: set[str]) -> list[str]:
+    """bwrap creates missing parents of a mount point with mode 0700, which the
+    kernel's unprivileged user cannot traverse: create them 0755 first."""
+    args: list[str] = []
+    parts = Path(path).parts[1:-1]
+    for i in range(len(parts)):
+        parent = "/" + "/".join(parts[: i + 1])
+        if parent not in made and parent not in ("/usr", "/etc", "/tmp"):
+            made.add(parent)
+            args += ["--perms", "0755", "--dir", parent]
+    return args
+
+
+def _kernel_env(home: str, extra: dict[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k in ENV_PASSTHROUGH or k.startswith(ENV_PASSTHROUGH_PREFIXES)}
+    bindir = os.path.dirname(sys.executable)
+    env.update({
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "USER": "student",
+        "LOGNAME": "student",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "MALLOC_ARENA_MAX": "2",  # fewer 64 MiB arenas: fits RLIMIT_AS better
+    })
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("LANG", "C.UTF-8")
+    if extra:
+        env.update(extra)
+    return env
+
+
+# Runs inside the sandbox just before the kernel: rlimits, then (as root) drop to the
+# kernel's own unprivileged uid, then exec ipykernel. argv[1] is a JSON dict.
+_WRAPPER = r"""
+import json, os, resource, signal, sys
+a = json.loads(sys.argv[1])
+for name, value in a["rlimits"].items():
+    try:
+        resource.setrlimit(getattr(resource, name), (value, value))
+    except (ValueError, OSError) as e:
+        print("rlimit", name, e, file=sys.stderr)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+if a.get("uid") is not None:
+    os.setgroups([])
+    os.setgid(a["gid"])
+    os.setuid(a["uid"])
+os.umask(0o077)
+os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", a["conn"],
+                          "--HistoryManager.enabled=False"])
+"""
+
+_uid_counter = 0
+
+
+def _pick_uid() -> int:
+    """An unprivileged uid for one kernel, distinct per concurrent kernel.
+
+    RLIMIT_NPROC counts every task of a real uid, so parallel kernels must not share
+    one; uids 200000-299999 are far from the system's and users' ids.
+    """
+    global _uid_counter
+    with _lock:
+        _uid_counter += 1
+        n = _uid_counter
+    return 200000 + (os.getpid() * 64 + n) % 100000
+
+
+def _rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
+    r = {"RLIMIT_AS": int(limits.memory_bytes), "RLIMIT_FSIZE": int(limits.max_file_bytes),
+         "RLIMIT_CORE": 0}
+    if sandboxed_uid:
+        # RLIMIT_NPROC counts all processes of the uid: only meaningful with a private uid
+        r["RLIMIT_NPROC"] = limits.effective_max_processes()
+    return r
+
+
+# ----------------------------------------------------------------------------------
+# Kernel start and stop
+# ----------------------------------------------------------------------------------
+
+def _make_manager_class():
+    from jupyter_client import KernelManager
+
+    class _WrappedKernelManager(KernelManager):
+        """A KernelManager whose launch command is ours (sandbox + limits wrapper)."""
+
+        ag_argv: list[str] = []
+        ag_uid: int | None = None
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            # called right after the connection file is written, before the launch
+            conn = os.path.realpath(self.connection_file)
+            if self.ag_uid is not None:
+                os.chown(conn, self.ag_uid, self.ag_uid)
+            return [a.replace("{connection_file}", conn) for a in self.ag_argv]
+
+    return _WrappedKernelManager
+
+
+@contextlib.contextmanager
+def start_kernel(workdir: Path | str, limits: Limits | None = None,
+                 sandbox: bool | None = None, env: dict[str, str] | None = None
+                 ) -> Iterator[Any]:
+    """Start a kernel for one submission; yield a ready blocking KernelClient.
+
+    ``workdir`` is a private copy of one submission: the kernel's cwd and its only
+    writable folder (with ``sandbox``). ``sandbox=None`` means "if available" (and warns
+    once when it is not); True requires bubblewrap (RuntimeError if missing); False
+    runs unsandboxed (warns once). ``env`` adds variables to the kernel's environment.
+    On exit the kernel and everything it started are killed and temporary files
+    removed, whatever happened.
+    """
+    from jupyter_client.kernelspec import KernelSpec
+
+    limits = limits or Limits()
+    workdir = Path(workdir).resolve()
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"workdir {workdir} is not a folder")
+    if sandbox is None:
+        sandbox = sandbox_available()
+    elif sandbox and not sandbox_available():
+        raise RuntimeError(f"sandbox requested but not available: {_available[1]}")
+    if not sandbox:
+        warn_unsandboxed()
+
+    runtime = tempfile.mkdtemp(prefix="agk-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    conn_file = os.path.join(runtime, "k.json")
+    as_root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+    uid = _pick_uid() if (sandbox and as_root) else None
+    if uid is not None:
+        os.chown(runtime, uid, uid)
+        _chown_tree(workdir, uid)
+    home = SANDBOX_WORKDIR if sandbox else str(workdir)
+    kernel_env = _kernel_env(home, env)
+    wrapper_args = {"conn": "{connection_file}", "rlimits": _rlimits(limits, uid is not None),
+                    "uid": uid, "gid": uid}
+    inner = [sys.executable, "-c", _WRAPPER, json.dumps(wrapper_args)]
+    if sandbox:
+        argv = [shutil.which("bwrap"), *_bwrap_fs_args(_python_roots()),
+                "--proc", "/proc", "--dev", "/dev",
+                "--size", str(int(limits.tmp_bytes)), "--perms", "1777", "--tmpfs", "/tmp",
+                "--bind", runtime, runtime,
+                "--bind", str(workdir), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR,
+                *_bwrap_ns_args(), "--hostname", "sandbox",
+                "--unsetenv", "JPY_PARENT_PID"]
+        if uid is not None:
+            argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        argv += ["--", *inner]
+        kernel_env["TMPDIR"] = "/tmp"
+    else:
+        argv = inner
+        kernel_env["TMPDIR"] = runtime
+
+    km = _make_manager_class()(
+        transport="ipc" if sandbox else "tcp", connection_file=conn_file,
+        kernel_name="python3")
+    km.ag_argv = argv
+    km.ag_uid = uid
+    km._kernel_spec = KernelSpec(argv=argv, display_name="Python 3 (graded)",
+                                 language="python", interrupt_mode="message", name="python3")
+    client = None
+    log_path = os.path.join(runtime, "kernel.log")
+    log_file = open(log_path, "wb")
+    try:
+        km.start_kernel(env=kernel_env, cwd=str(workdir), stdout=subprocess.DEVNULL,
+                        stderr=log_file, stdin=subprocess.DEVNULL)
+        client = km.client()
+        client.allow_stdin = False
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=limits.startup_timeout)
+        except RuntimeError as exc:
+            log_file.flush()
+            tail = Path(log_path).read_bytes()[-2000:].decode("utf-8", "replace")
+            raise RuntimeError(f"kernel did not start: {exc}\n{tail}") from None
+        client.ag_limits = limits
+        client.ag_deadline = time.monotonic() + limits.notebook_timeout
+        client.ag_manager = km
+        client.ag_sandboxed = bool(sandbox)
+        yield client
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.stop_channels()
+        with contextlib.suppress(Exception):
+            km.shutdown_kernel(now=True)
+        with contextlib.suppress(Exception):
+            km.cleanup_resources()
+        log_file.close()
+        shutil.rmtree(runtime, ignore_errors=True)
+        if uid is not None:
+            with contextlib.suppress(OSError):
+                _chown_tree(workdir, os.geteuid())
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+# ----------------------------------------------------------------------------------
+# Running cells
+# ----------------------------------------------------------------------------------
+
+def _output_size(content: dict[str, Any]) -> int:
+    size = 0
+    for key in ("text", "evalue", "ename"):
+        if isinstance(content.get(key), str):
+            size += len(content[key])
+    for line in content.get("traceback") or []:
+        size += len(line) if isinstance(line, str) else 0
+    for value in (content.get("data") or {}).values():
+        size += len(value) if isinstance(value, str) else len(json.dumps(value))
+    return size
+
+
+def _to_output(msg_type: str, content: dict[str, Any]) -> dict[str, Any] | None:
+    if msg_type == "stream":
+        return {"output_type": "stream", "name": content.get("name", "stdout"),
+                "text": content.get("text", "")}
+    if msg_type in ("display_data", "update_display_data"):
+        return {"output_type": "display_data", "data": content.get("data", {}),
+                "metadata": content.get("metadata", {})}
+    if msg_type == "execute_result":
+        return {"output_type": "execute_result", "data": content.get("data", {}),
+                "metadata": content.get("metadata", {}),
+                "execution_count": content.get("execution_count")}
+    if msg_type == "error":
+        return {"output_type": "error", "ename": content.get("ename", ""),
+                "evalue": content.get("evalue", ""),
+                "traceback": content.get("traceback", [])}
+    return None
+
+
+def kernel_alive(client) -> bool:
+    """Whether the kernel behind ``client`` is still running."""
+    km = getattr(client, "ag_manager", None)
+    return bool(km and km.is_alive())
+
+
+def kill_kernel(client) -> None:
+    """Kill the kernel (and, in the sandbox, everything it started) at once."""
+    km = getattr(client, "ag_manager", None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            km.shutdown_kernel(now=True)
+
+
+def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
+    """Execute ``source`` in the kernel; never raises for anything the kernel does.
+
+    Enforces ``limits.cell_timeout`` and the notebook deadline set by ``start_kernel``
+    (on a timeout the kernel is interrupted; if it does not stop within a few seconds,
+    or on the notebook deadline, it is killed and later cells fail at once), and
+    ``limits.max_output_bytes`` over all outputs of the cell (stream text, images, HTML,
+    tracebacks): outputs beyond it are dropped and ``truncated`` is set; a cell that
+    keeps flooding output is interrupted.
+    """
+    limits = limits or getattr(client, "ag_limits", None) or Limits()
+    result = CellResult()
+    if not kernel_alive(client):
+        result.error = "kernel is not running (it died or was stopped earlier)"
+        result.kernel_dead = True
+        return result
+    now = time.monotonic()
+    deadline = getattr(client, "ag_deadline", now + limits.notebook_timeout)
+    cell_deadline = min(now + limits.cell_timeout, deadline)
+    notebook_limited = deadline <= now + limits.cell_timeout
+    if deadline <= now:
+        result.error = f"notebook time limit of {limits.notebook_timeout:g} s reached"
+        result.timed_out = True
+        kill_kernel(client)
+        return result
+
+    msg_id = client.execute(source, store_history=False, allow_stdin=False,
+                            stop_on_error=False)
+    interrupted_at = None
+    flood_cap = 16 * limits.max_output_bytes
+    while True:
+        now = time.monotonic()
+        if interrupted_at is None and now >= cell_deadline:
+            result.timed_out = True
+            if notebook_limited:
+                result.error = (f"notebook time limit of {limits.notebook_timeout:g} s "
+                                "reached")
+                kill_kernel(client)
+                break
+            result.error = f"cell time limit of {limits.cell_timeout:g} s exceeded"
+            _interrupt(client)
+            interrupted_at = now
+        if interrupted_at is not None and now - interrupted_at > 5:
+            kill_kernel(client)
+            result.error = (result.error or "cell interrupted") + \
+                "; the kernel ignored the interrupt and was killed"
+            result.kernel_dead = True
+            break
+        try:
+            msg = client.get_iopub_msg(timeout=0.25)
+        except queue.Empty:
+            if not kernel_alive(client):
+                result.kernel_dead = True
+                result.error = _death_reason(client, limits)
+                break
+            continue
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        msg_type = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
+        content = msg.get("content") or {}
+        if msg_type == "status" and content.get("execution_state") == "idle":
+            break
+        out = _to_output(msg_type, content)
+        if out is None:
+            continue
+        if msg_type == "error":
+            result.ename = str(content.get("ename", ""))
+            result.traceback = [str(x) for x in content.get("traceback", [])][:200]
+            if not result.timed_out:
+                evalue = str(content.get("evalue", ""))
+                result.error = _one_line(f"{result.ename}: {evalue}", limits)
+        size = _output_size(content)
+        result.output_bytes += size
+        if result.output_bytes <= limits.max_output_bytes:
+            result.outputs.append(out)
+        elif not result.truncated:
+            result.truncated = True
+            result.outputs.append({"output_type": "stream", "name": "stderr", "text":
+                                   f"[output beyond {limits.max_output_bytes} bytes "
+                                   "dropped by the grader]\n"})
+        if (result.output_bytes > flood_cap and interrupted_at is None):
+            result.error = (f"output flood: more than {flood_cap} bytes of output; "
+                            "cell interrupted")
+            _interrupt(client)
+            interrupted_at = time.monotonic()
+    if result.ename == "MemoryError" and not result.timed_out:
+        result.error = (f"MemoryError: the kernel hit the memory limit of "
+                        f"{_human(limits.memory_bytes)}")
+    return result
+
+
+def _one_line(text: str, limits: Limits) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _human(n: int) -> str:
+    return f"{n / GIB:g} GiB" if n >= GIB else f"{n / MIB:g} MiB"
+
+
+def _interrupt(client) -> None:
+    km = getattr(client, "ag_manager", None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            km.interrupt_kernel()
+
+
+def _death_reason(client, limits: Limits) -> str:
+    return (f"the kernel died while running the cell (memory limit "
+            f"{_human(limits.memory_bytes)}, process limit {limits.max_processes}, "
+            "or a crash)")
