@@ -6,6 +6,7 @@ from course.optimizers. ``train`` runs it eagerly or with a compiled step;
 ``train_numpy`` is the same arithmetic in NumPy, for the speed comparison.
 """
 
+import functools
 import time
 
 import numpy as np
@@ -14,6 +15,19 @@ import tensorflow as tf
 from course.data import load_iris_split
 
 BATCH_SIZE = 32
+
+# The learning rate of each optimizer in the comparison (book/optimizers/comparison.md
+# justifies each with a sweep): the notes' 0.1 unless 0.1 is wrong for the rule.
+IRIS_LEARNING_RATES = {
+    "sgd": 0.1,
+    "momentum_ema": 0.1,
+    "momentum": 0.1,
+    "nesterov": 0.1,
+    "adagrad": 0.1,
+    "rmsprop": 0.01,   # at 0.1 the loss jumps about for 100 epochs, then creeps up
+    "adadelta": 1.0,   # the paper's value; at 0.1 it is still at 53 % after 500 epochs
+    "adam": 0.1,
+}
 
 
 def init_params(seed=1):
@@ -45,16 +59,60 @@ def count_correct(params, x, y):
     return tf.reduce_sum(tf.cast(tf.equal(pred, y), tf.int32))
 
 
+def _split_batches(batch_size=BATCH_SIZE):
+    """The batches as lists of tensors, cut once.
+
+    Iterating a ``tf.data.Dataset`` costs about a millisecond per batch in Python,
+    more than a compiled training step here; the 4 + 1 batches fit in memory, so
+    the loop iterates over ready-made tensors instead (same batches, same order).
+    """
+    train_db, test_db = make_datasets(batch_size)
+    return list(train_db), list(test_db)
+
+
+@functools.lru_cache(maxsize=1)
+def _train_batches():
+    return _split_batches()[0]
+
+
+def batch_gradients(step, params):
+    """Gradients of the iris loss on batch ``step % 4``, taken at ``params``.
+
+    The ``grad_fn`` the optimizer pages hand to ``own_steps`` and ``keras_steps`` of
+    course.optimizers: both rules see the gradient of the same batch at their own
+    current weights, as in training. Works for float32 and float64 ``params``.
+    """
+    batches = _train_batches()
+    x, y = batches[step % len(batches)]
+    x = tf.cast(x, params[0].dtype)
+    with tf.GradientTape() as tape:
+        y_ = tf.one_hot(y, depth=3, dtype=x.dtype)
+        loss = tf.reduce_mean(tf.square(y_ - forward(params, x)))
+    return tape.gradient(loss, params)
+
+
 def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
     """Train the iris layer with a rule from course.optimizers.
 
     Returns a dict with the per-epoch ``loss`` (mean over the batches, the notes'
     ``loss_all / 4``), per-epoch test ``accuracy``, the final ``params`` and the
-    wall-clock ``seconds`` of the training loop.
+    wall-clock ``seconds`` of the training loop (tracing included).
+
+    ``compiled`` chooses how much of the loop ``tf.function`` compiles
+    (book/optimizers/fast-loop.md compares them):
+
+    - ``False``: everything eager, the notes' loop;
+    - ``"step"``: one training step (and the test-accuracy count) per graph call;
+    - ``True`` or ``"epoch"``: the whole epoch, its 4 steps and the test pass, in
+      one graph call (the fastest; the comparison page uses it).
+
+    All three compute the same numbers (tests/test_loop.py).
     """
+    if compiled not in (False, True, "step", "epoch"):
+        raise ValueError(f"compiled must be False, True, 'step' or 'epoch', not {compiled!r}")
     tf.random.set_seed(116)
-    train_db, test_db = make_datasets()
-    num_test = sum(int(x.shape[0]) for x, _ in test_db)
+    train_batches, test_batches = _split_batches()
+    num_test = sum(int(x.shape[0]) for x, _ in test_batches)
     params = init_params(seed)
     states = optimizer.init_states(params, hyperparams)
 
@@ -66,27 +124,47 @@ def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
         return loss
 
     correct = count_correct
-    if compiled:
+    if compiled == "step":
         step, correct = tf.function(step), tf.function(count_correct)
+
+    def epoch():
+        batch_losses = [step(x, y) for x, y in train_batches]
+        total_correct = [correct(params, x, y) for x, y in test_batches]
+        return batch_losses, total_correct
+
+    if compiled in (True, "epoch"):
+        epoch = tf.function(epoch)
 
     losses, accuracies = [], []
     start = time.perf_counter()
     for _ in range(epochs):
-        loss_all, num_batches = 0.0, 0
-        for x, y in train_db:
-            loss_all += float(step(x, y))
-            num_batches += 1
-        losses.append(loss_all / num_batches)  # 120 flowers / 32 = 4 batches
-        total_correct = sum(int(correct(params, x, y)) for x, y in test_db)
-        accuracies.append(total_correct / num_test)
+        batch_losses, total_correct = epoch()
+        loss_all = 0.0
+        for loss in batch_losses:  # summed in Python floats, as the notes do
+            loss_all += float(loss)
+        losses.append(loss_all / len(batch_losses))  # 120 flowers / 32 = 4 batches
+        accuracies.append(sum(int(c) for c in total_correct) / num_test)
     seconds = time.perf_counter() - start
     return {"loss": losses, "accuracy": accuracies, "params": params, "seconds": seconds}
 
 
-def train_numpy(lr=0.1, epochs=500, seed=1):
-    """Plain SGD on the same layer, with the gradient of softmax+MSE written by hand."""
+def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
+    """The same loop in NumPy, with the gradient of softmax+MSE written by hand.
+
+    ``optimizer`` names a NumPy twin from course.trajectories.NUMPY_RULES (plain SGD
+    by default); ``hyperparams`` defaults to that rule's Keras defaults with ``lr``.
+    The arithmetic runs in float64 (TensorFlow's loop in float32), so the losses agree
+    to about 1e-6 (tests/test_loop.py).
+    """
+    from course.trajectories import NUMPY_RULES
+    from course.trajectories import hyperparams as default_hyperparams
+
+    init_states, update = NUMPY_RULES[optimizer]
+    hp = default_hyperparams(optimizer, lr=lr) if hyperparams is None else hyperparams
     tf.random.set_seed(116)
     w1, b1 = (p.numpy().astype(np.float64) for p in init_params(seed))
+    params = [w1, b1]
+    states = init_states(params, hp)
     x_train, y_train, x_test, y_test = load_iris_split()
     batches = [
         (x_train[i:i + BATCH_SIZE], np.eye(3)[y_train[i:i + BATCH_SIZE]])
@@ -103,10 +181,9 @@ def train_numpy(lr=0.1, epochs=500, seed=1):
             loss_all += np.mean((y_ - y) ** 2)
             dy = 2 * (y - y_) / y.size  # d loss / d y
             dz = y * (dy - np.sum(dy * y, axis=1, keepdims=True))  # softmax Jacobian
-            w1 -= lr * (x.T @ dz)
-            b1 -= lr * dz.sum(axis=0)
+            update(params, [x.T @ dz, dz.sum(axis=0)], states, hp)  # w1, b1 in place
         losses.append(loss_all / len(batches))
         pred = np.argmax(x_test @ w1 + b1, axis=1)
         accuracies.append(float(np.mean(pred == y_test)))
     seconds = time.perf_counter() - start
-    return {"loss": losses, "accuracy": accuracies, "params": [w1, b1], "seconds": seconds}
+    return {"loss": losses, "accuracy": accuracies, "params": params, "seconds": seconds}

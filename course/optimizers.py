@@ -271,3 +271,36 @@ def own_steps(optimizer, hyperparams, start, grad_fn, num_steps, dtype=tf.float6
         optimizer.update(params, grads, states, hyperparams)
         trajectory.append([p.numpy().copy() for p in params])
     return trajectory
+
+
+# --- Helpers for the pages ------------------------------------------------------------
+
+
+def side_by_side(ours, theirs, steps=(1, 2, 3, 100), name="w1[0, 0]"):
+    """A text table of one weight after the given steps, for two trajectories.
+
+    ``ours`` and ``theirs`` come from :func:`own_steps` and :func:`keras_steps`; the
+    last line gives the largest difference over all steps and all weights.
+    """
+    lines = [f"{'step':>5}  {name + ' (ours)':>18}  {name + ' (Keras)':>18}"]
+    for t in steps:
+        lines.append(f"{t:>5}  {ours[t - 1][0].flat[0]:>18.9f}  "
+                     f"{theirs[t - 1][0].flat[0]:>18.9f}")
+    largest = max(
+        float(abs(a - b).max())
+        for step_a, step_b in zip(ours, theirs)
+        for a, b in zip(step_a, step_b)
+    )
+    lines.append(f"largest difference over {len(ours)} steps, all weights: {largest:.3g}")
+    return "\n".join(lines)
+
+
+def show_code(*functions):
+    """The source of ``functions`` as a highlighted code block (the pages show the
+    rules this way, so the page and the module can never disagree)."""
+    import inspect
+
+    from IPython.display import Markdown
+
+    source = "\n\n".join(inspect.getsource(f).rstrip() for f in functions)
+    return Markdown(f"```python\n{source}\n```")
