@@ -1,0 +1,142 @@
+"""nbgrader's gradebook, written by one process only.
+
+Workers never open the database: they hand their results to the main process, which
+records them here one submission per transaction. So SQLite is never written by two
+processes at once, and any SQLAlchemy URL nbgrader accepts works (``--db``).
+
+Results are recorded the way ``nbgrader autograde`` records them (``SaveAutoGrades``:
+``auto_score`` per grade cell, ``needs_manual_grade`` as nbgrader sets it), so that
+``nbgrader export`` and the formgrader keep working on the same database. nbgrader's
+schema keeps one submitted notebook per student and notebook, and one grade per cell.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+from nbgrader import utils as nbutils
+from nbgrader.api import Gradebook, MissingEntry, SubmittedNotebook
+from sqlalchemy.exc import SAWarning
+from nbgrader.preprocessors import (
+    ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells,
+)
+
+COURSE_ID = "default_course"
+
+
+def db_url(workspace: Path, db: str | None = None) -> str:
+    """The gradebook's SQLAlchemy URL: ``--db`` or ``<workspace>/gradebook.db``
+    (nbgrader's own default when run from the workspace folder)."""
+    return db or f"sqlite:///{(Path(workspace) / 'gradebook.db').resolve()}"
+
+
+def open_gradebook(url: str) -> Gradebook:
+    # A new gradebook asks the ``alembic`` command for its schema version: make the
+    # virtual environment's one findable when Python runs without an activated venv.
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return Gradebook(url, COURSE_ID)
+
+
+def ensure_assignment(url: str, assignment: str, instructor_nb_path: Path) -> None:
+    """Record the assignment's notebook and graded cells, as ``nbgrader
+    generate_assignment`` does (same preprocessors, up to ``SaveCells``).
+
+    Idempotent; nbgrader itself refuses to add or remove graded cells once there are
+    submissions, and that error reaches the instructor unchanged.
+    """
+    with open_gradebook(url) as gb:
+        gb.update_or_create_assignment(assignment)
+    nb = nbformat.read(str(instructor_nb_path), as_version=4)
+    nb = copy.deepcopy(nb)
+    resources = {"nbgrader": {"notebook": Path(instructor_nb_path).stem,
+                              "assignment": assignment, "db_url": url}}
+    for pre in (LockCells(), ClearSolutions(), ClearOutput(), ComputeChecksums(),
+                SaveCells()):
+        nb, resources = pre.preprocess(nb, resources)
+
+
+def read_timestamp(submission_dir: Path) -> str | None:
+    """nbgrader's ``timestamp.txt`` convention (written by ``collect``)."""
+    path = Path(submission_dir) / "timestamp.txt"
+    if path.exists():
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+        return text or None
+    return None
+
+
+def record(gb: Gradebook, assignment: str, notebook: str, student: str, result: dict,
+           timestamp: str | None = None, name: str | None = None) -> bool:
+    """Write one submission's result; returns True if anything changed.
+
+    Only ``auto_score`` (and ``needs_manual_grade`` when the auto score changes) is
+    written: an instructor's manual scores and comments are never touched, and a
+    re-run with an unchanged result writes nothing.
+    """
+    changed = False
+    try:
+        gb.find_student(student)
+    except MissingEntry:
+        gb.add_student(student, **({"last_name": name} if name else {}))
+        changed = True
+    when = nbutils.parse_utc(timestamp) if timestamp else None
+    try:
+        submission = gb.find_submission(assignment, student)
+    except MissingEntry:
+        with warnings.catch_warnings():
+            # nbgrader's add_submission builds its rows before adding them to the
+            # session; SQLAlchemy warns about that, harmlessly (nbgrader's own runs too)
+            warnings.simplefilter("ignore", SAWarning)
+            submission = gb.add_submission(assignment, student,
+                                           **({"timestamp": when} if when else {}))
+        changed = True
+    else:
+        if when is not None and submission.timestamp != when:
+            submission.timestamp = when
+            changed = True
+    parts = result.get("parts", {})
+    for nb in submission.notebooks:
+        if nb.name != notebook:
+            continue
+        for grade in nb.grades:
+            part = parts.get(grade.name)
+            if part is None or not part.get("auto"):
+                continue  # graded by hand: nothing to write
+            auto = float(part["points"])
+            if grade.auto_score != auto:
+                grade.auto_score = auto
+                grade.needs_manual_grade = grade.manual_score is not None
+                changed = True
+    gb.db.commit()
+    return changed
+
+
+def notebook_scores(gb: Gradebook, assignment: str, notebook: str) -> dict[str, dict]:
+    """{student: {"parts": {grade_id: score}, "score": total, "max_score": max,
+    "needs_manual_grade": bool}} from the gradebook (manual scores included)."""
+    out = {}
+    for sub in gb.notebook_submissions(notebook, assignment):
+        out[sub.student.id] = {
+            "parts": {g.name: g.score for g in sub.grades},
+            "score": sub.score,
+            "max_score": sub.max_score,
+            "needs_manual_grade": sub.needs_manual_grade,
+        }
+    return out
+
+
+def submitted_notebook_counts(gb: Gradebook, assignment: str) -> dict[tuple, int]:
+    """{(student, notebook): number of submitted-notebook rows}: always 1 per pair."""
+    counts: dict[tuple, int] = {}
+    for sub in gb.db.query(SubmittedNotebook).all():
+        if sub.assignment.name != assignment:
+            continue
+        key = (sub.student.id, sub.name)
+        counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -1,0 +1,318 @@
+"""Parallel grading: worker processes, one submission at a time each, and a progress bar.
+
+Each worker is ``python -m autograder.scheduler`` and talks to the main process in JSON
+lines (no pickle): the main process sends ``{"id", "path"}``, the worker answers
+``{"id", "result"}``. A worker grades with ``grade_one.grade_submission``, which starts
+one kernel per submission. The main process alone writes results and the gradebook.
+
+A worker that crashes or stops answering costs one submission (recorded as failed,
+retried on the next run) and is replaced; the batch goes on. Workers die with the main
+process (Linux ``PR_SET_PDEATHSIG``, and end of input everywhere), and kernels die
+with their worker (ipykernel's parent poller).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+# Each kernel gets one core's worth of threads: N workers on N cores then never fight
+# over cores (TensorFlow otherwise sizes its pools by the machine, for each kernel).
+KERNEL_THREAD_ENV = {
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+}
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+# ----------------------------------------------------------------------------- progress
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """A text progress bar with ETA on stderr.
+
+    On a terminal it redraws one line; otherwise (a log file, CI) it prints one line per
+    finished submission and a line every ``quiet_every`` seconds when nothing finishes.
+    """
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None,
+                 width: int = 24, quiet_every: float = 30.0):
+        self.total, self.label, self.width = total, label, width
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = time.monotonic()
+        self.done = self.failed = 0
+        self.quiet_every = quiet_every
+        self._last_print = 0.0
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        frac = self.done / self.total if self.total else 1.0
+        filled = int(round(frac * self.width))
+        eta = (_clock(elapsed / self.done * (self.total - self.done))
+               if self.done else "--:--")
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{self.done}/{self.total} {frac:4.0%} elapsed {_clock(elapsed)} "
+                f"ETA {eta}{failed}")
+
+    def _emit(self, final: bool = False) -> None:
+        self._last_print = time.monotonic()
+        if self.tty:
+            end = "\n" if final else ""
+            self.stream.write("\r" + self.line() + "\x1b[K" + end)
+        else:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+    def start(self) -> None:
+        self._emit()
+
+    def advance(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        self._emit(final=self.done == self.total)
+
+    def tick(self) -> None:
+        interval = 1.0 if self.tty else self.quiet_every
+        if time.monotonic() - self._last_print >= interval:
+            self._emit()
+
+    def close(self) -> None:
+        if self.tty and self.done != self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ----------------------------------------------------------------------------- pool
+@dataclass
+class Task:
+    id: str
+    path: str
+
+
+@dataclass
+class _Worker:
+    number: int
+    proc: subprocess.Popen
+    task: Task | None = None
+    started: float = 0.0
+    log: Path | None = None
+    exited: bool = False
+
+
+@dataclass
+class PoolConfig:
+    """What each worker needs to know (sent as JSON on its command line)."""
+
+    spec: dict
+    workers: int
+    task_timeout: float  # wall time after which a silent worker is killed
+    log_dir: Path
+    env: dict = field(default_factory=dict)
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: die with the parent even if it is killed with SIGKILL."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+class Pool:
+    def __init__(self, config: PoolConfig):
+        self.config = config
+        self.events: queue.Queue = queue.Queue()
+        self.workers: list[_Worker] = []
+        self._spawned = 0
+
+    def _spawn(self) -> _Worker:
+        self._spawned += 1
+        number = self._spawned
+        log = self.config.log_dir / f"worker-{number}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, **self.config.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.scheduler", json.dumps(self.config.spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(log, "wb"),
+            env=env, text=True, encoding="utf-8", bufsize=1,
+            start_new_session=True,  # Ctrl-C reaches the main process only
+        )
+        worker = _Worker(number, proc, log=log)
+        threading.Thread(target=self._read, args=(worker,), daemon=True).start()
+        self.workers.append(worker)
+        return worker
+
+    def _read(self, worker: _Worker) -> None:
+        for line in worker.proc.stdout:
+            try:
+                self.events.put((worker, json.loads(line)))
+            except json.JSONDecodeError:
+                continue
+        worker.proc.wait()
+        self.events.put((worker, None))
+
+    def _send(self, worker: _Worker, task: Task) -> None:
+        worker.task, worker.started = task, time.monotonic()
+        try:
+            worker.proc.stdin.write(json.dumps({"id": task.id, "path": task.path}) + "\n")
+            worker.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # its reader thread reports the exit
+
+    def _kill(self, worker: _Worker) -> None:
+        worker.exited = True
+        try:
+            os.killpg(worker.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def run(self, tasks: list[Task], on_result: Callable[[str, dict], None],
+            tick: Callable[[], None] = lambda: None) -> None:
+        """Grade every task; ``on_result(task_id, result)`` runs in this thread."""
+        pending = deque(tasks)
+        for _ in range(min(self.config.workers, len(pending))):
+            self._send(self._spawn(), pending.popleft())
+        try:
+            while any(w.task for w in self.workers):
+                try:
+                    worker, msg = self.events.get(timeout=0.5)
+                except queue.Empty:
+                    self._enforce_timeouts(pending, on_result)
+                    tick()
+                    continue
+                if msg is None:  # the worker's process ended
+                    worker.exited = True
+                    if worker.task is not None:
+                        task, worker.task = worker.task, None
+                        on_result(task.id, _infrastructure_failure(
+                            f"the grading worker crashed (exit code "
+                            f"{worker.proc.returncode}); see {worker.log}"))
+                        if pending:
+                            self._send(self._spawn(), pending.popleft())
+                    continue
+                if "fatal" in msg:
+                    raise RuntimeError(f"a grading worker could not start: {msg['fatal']}"
+                                       f" (log: {worker.log})")
+                if "result" in msg and worker.task and msg.get("id") == worker.task.id:
+                    task, worker.task = worker.task, None
+                    on_result(task.id, msg["result"])
+                    if pending:
+                        self._send(worker, pending.popleft())
+                tick()
+        except BaseException:
+            self.shutdown(kill=True)
+            raise
+        self.shutdown()
+
+    def _enforce_timeouts(self, pending: deque, on_result) -> None:
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.task and not worker.exited and \
+                    now - worker.started > self.config.task_timeout:
+                task, worker.task = worker.task, None
+                self._kill(worker)
+                on_result(task.id, _limit_failure(
+                    f"stopped by the grader after {self.config.task_timeout:g} s "
+                    "without a result (notebook time limit)"))
+                if pending:
+                    self._send(self._spawn(), pending.popleft())
+
+    def shutdown(self, kill: bool = False) -> None:
+        """Let idle workers end (end of input), or kill them all at once."""
+        if kill:
+            for worker in self.workers:
+                if not worker.exited:
+                    self._kill(worker)
+            return
+        for worker in self.workers:
+            if worker.exited:
+                continue
+            try:
+                worker.proc.stdin.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5
+        for worker in self.workers:
+            if worker.exited:
+                continue
+            try:
+                worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._kill(worker)
+
+
+def _infrastructure_failure(reason: str) -> dict:
+    """Not the student's fault: not final, so the next run grades it again."""
+    return {"status": "failed", "reason": reason, "final": False}
+
+
+def _limit_failure(reason: str) -> dict:
+    return {"status": "failed", "reason": reason, "final": True}
+
+
+# ----------------------------------------------------------------------------- worker
+def worker_main(spec: dict) -> int:
+    """Grade submissions read from stdin, one JSON line each, until end of input."""
+    _set_parent_death_signal()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Keep the protocol channel clean: anything printed by libraries goes to the log.
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    try:
+        from autograder import grade_one
+
+        assignment = grade_one.load_assignment(**spec["assignment"])
+        limits = grade_one.kernels.Limits(**spec["limits"])
+    except Exception as err:  # noqa: BLE001 - report, then stop
+        channel.write(json.dumps({"fatal": f"{type(err).__name__}: {err}"}) + "\n")
+        return 2
+    for line in sys.stdin:
+        task = json.loads(line)
+        result = grade_one.grade_submission(
+            task["path"], assignment.name, assignment.template, assignment.checks,
+            assignment.references, limits, spec.get("sandbox"),
+            support_dir=assignment.support_dir)
+        channel.write(json.dumps({"id": task["id"], "result": result}) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="a grading worker (started by grade)")
+    parser.add_argument("spec", help="JSON: assignment, limits, sandbox")
+    args = parser.parse_args(argv)
+    return worker_main(json.loads(args.spec))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
