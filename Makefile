@@ -21,7 +21,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $(STAMP)
 
-book: $(STAMP)
+# MathJax for the offline website, from npm into node_modules/ (git-ignored); re-run
+# only when the script (its pinned version) changes.
+MATHJAX := node_modules/mathjax/es5/tex-chtml.js
+$(MATHJAX): scripts/setup_mathjax.sh
+	scripts/setup_mathjax.sh
+	touch $(MATHJAX)
+
+book: $(STAMP) $(MATHJAX)
 	$(PY) scripts/build_book.py
 
 test: book

@@ -1,0 +1,119 @@
+"""Alt text for the website's plots, written from each figure's own titles and labels.
+
+The website build (course.sphinx_ext) starts every notebook kernel with
+course/ipython_startup.py, which calls install(). From then on each figure that
+matplotlib's inline backend shows carries, in its output metadata,
+
+- ``{"course/alt": ...}``: a sentence built from the suptitle, the panel titles
+  and the axis labels, which the build turns into the image's alt text;
+- ``{"course/figure_problems": [...]}``: what the figure lacks (a title, an axis
+  label), which the build reports as a warning, so the strict build fails.
+
+Nothing here changes how a figure looks, and outside the build nothing calls it.
+"""
+
+from __future__ import annotations
+
+ALT_KEY = "course/alt"
+PROBLEMS_KEY = "course/figure_problems"
+
+
+def _text(artist) -> str:
+    return artist.get_text().strip() if artist is not None else ""
+
+
+def _is_colorbar(ax) -> bool:
+    return getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>"
+
+
+def _title(ax) -> str:
+    parts = [ax.get_title(loc).strip() for loc in ("left", "center", "right")]
+    return " ".join(part for part in parts if part)
+
+
+def _label(ax, which: str, fig_label: str) -> str:
+    """The axis label of ax, or of an axes sharing that axis, or the figure's."""
+    get = "get_xlabel" if which == "x" else "get_ylabel"
+    label = getattr(ax, get)().strip()
+    if label:
+        return label
+    shared = ax.get_shared_x_axes() if which == "x" else ax.get_shared_y_axes()
+    for sibling in shared.get_siblings(ax):
+        label = getattr(sibling, get)().strip()
+        if label:
+            return label
+    return fig_label
+
+
+def describe(fig) -> tuple[str, list[str]]:
+    """(alt text, problems) for a matplotlib figure.
+
+    A figure needs a title: a suptitle, or a title on each panel. Every panel with
+    visible axes needs an x and a y label (an axes sharing that axis, or
+    fig.supxlabel / fig.supylabel, counts). Panels drawn with the axes off (images)
+    need no labels.
+    """
+    suptitle = _text(getattr(fig, "_suptitle", None))
+    supx = _text(getattr(fig, "_supxlabel", None))
+    supy = _text(getattr(fig, "_supylabel", None))
+    panels = [ax for ax in fig.axes if not _is_colorbar(ax) and ax.get_visible()]
+
+    sentences, problems = [], []
+    if suptitle:
+        sentences.append(suptitle)
+    many = len(panels) > 1
+    for number, ax in enumerate(panels, start=1):
+        name = f"panel {number}" if many else "the plot"
+        title = _title(ax)
+        if not title and not suptitle:
+            problems.append(f"{name} has no title (and the figure no suptitle)")
+        words = []
+        if title:
+            words.append(title)
+        if ax.axison:
+            xlabel, ylabel = _label(ax, "x", supx), _label(ax, "y", supy)
+            if not xlabel:
+                problems.append(f"{name} has no x-axis label")
+            if not ylabel:
+                problems.append(f"{name} has no y-axis label")
+            if xlabel and ylabel:
+                words.append(f"{ylabel} against {xlabel}")
+        if words:
+            prefix = f"Panel {number}: " if many else ""
+            sentences.append(prefix + ", ".join(words))
+    if not panels and not suptitle:
+        problems.append("the figure has neither axes nor a title")
+    alt = ". ".join(sentence.rstrip(".") for sentence in sentences)
+    return (alt + "." if alt else ""), problems
+
+
+def figure_metadata(fig, base: dict | None = None) -> dict:
+    """Display metadata for fig: base (matplotlib-inline's own) plus alt and problems."""
+    metadata = dict(base or {})
+    alt, problems = describe(fig)
+    if alt:
+        metadata[ALT_KEY] = alt
+    if problems:
+        metadata[PROBLEMS_KEY] = problems
+    return metadata
+
+
+def install() -> None:
+    """Make matplotlib-inline attach figure_metadata to every figure it shows.
+
+    matplotlib-inline shows figures (plt.show, and at the end of each cell) with
+    ``display(fig, metadata=_fetch_figure_metadata(fig))``; this wraps that one
+    function. A figure left as a cell's last value goes through IPython's formatter
+    instead and gets no alt text: the build reports it, and ``plt.show()`` fixes it.
+    """
+    import matplotlib_inline.backend_inline as inline
+
+    original = inline._fetch_figure_metadata
+    if getattr(original, "_course_alt", False):
+        return
+
+    def fetch_with_alt(fig):
+        return figure_metadata(fig, original(fig))
+
+    fetch_with_alt._course_alt = True
+    inline._fetch_figure_metadata = fetch_with_alt
