@@ -1,0 +1,272 @@
+"""Produce the hidden tests' expected outputs, and write them into the solutions.
+
+    python -m autograder.references            # all assignments
+    python -m autograder.references adam       # one
+    python -m autograder.references --check    # recompute, compare, write nothing
+
+For every graded test cell (``autograder/checks/<assignment>.py``):
+
+- update rules: run Keras's own optimizer (``course.optimizers.OPTIMIZERS[...].keras``)
+  on the check's hidden inputs, in float64, and record its parameters and its state
+  variables (mapped onto the notebook's state names) after the recorded steps; run
+  each classic mistake (``MISTAKES``, edits of the solution) through the same probe
+  and keep what it gives, so that the judge can name a mistake it recognises;
+- models: the check module's ``compute_references(namespace)``, run on the reference
+  solution with fixed seeds and op determinism;
+- specification-only checks: the module's ``STATIC`` entries.
+
+The result goes to ``autograder/references/<assignment>.json`` and, as the hidden block
+of each test cell, into ``solutions/<assignment>/<assignment>.ipynb``: the probe, the
+judge (with ``autograder/checks/kit.py``) and the reference, so that plain
+``nbgrader validate``/``autograde`` reaches the grader's verdict inside the kernel.
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import sys
+import textwrap
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+
+from autograder.checks import ASSIGNMENTS, REFERENCES_DIR, kit  # noqa: E402
+from autograder.checks import notebook as nbtools  # noqa: E402
+
+
+# --- update rules: Keras's optimizers -------------------------------------------------
+
+def _flat(x):
+    return [float(v) for v in np.asarray(x, dtype=np.float64).ravel()]
+
+
+def _label(scenario, spec):
+    hp = ", ".join(f"{k}={v:g}" for k, v in spec.hyperparams.items())
+    if scenario == "fresh":
+        what = "20 steps from init_states"
+    else:
+        what = "3 steps from an intermediate state (step counter 6)"
+    return f"With the hidden inputs ({what}; {hp})"
+
+
+def keras_rule_reference(spec):
+    """What Keras's optimizer gives on the check's hidden inputs, per scenario."""
+    import tensorflow as tf
+
+    from course.optimizers import OPTIMIZERS
+
+    out = {}
+    for scenario, kw in spec.inputs().items():
+        params = [
+            tf.Variable(np.array(x, dtype=np.float64), name=f"param{i}")
+            for i, x in enumerate(kw["start"])
+        ]
+        optimizer = OPTIMIZERS[spec.optimizer].keras(kw["hyperparams"])
+        optimizer.build(params)
+
+        def keras_state(name):
+            _, (suffix, _) = spec.states[name]
+            if suffix == "iteration":
+                return optimizer.iterations
+            found = [v for v in optimizer.variables if v.path.endswith(suffix)]
+            assert len(found) == len(params), (name, [v.path for v in optimizer.variables])
+            return found
+
+        for name, value in kw["state_values"].items():
+            _, (suffix, factor) = spec.states[name]
+            if suffix == "iteration":
+                optimizer.iterations.assign(int(value))
+            else:
+                for var, v in zip(keras_state(name), value):
+                    var.assign(np.reshape(np.array(v, dtype=np.float64) / factor, var.shape))
+
+        records = []
+        for step, grads in enumerate(kw["grads"], start=1):
+            grads = [tf.constant(np.array(g, dtype=np.float64)) for g in grads]
+            optimizer.apply_gradients(zip(grads, params))
+            if step in kw["record"]:
+                states = {}
+                for name in spec.states:
+                    _, (suffix, factor) = spec.states[name]
+                    if suffix == "iteration":
+                        states[name] = float(optimizer.iterations.numpy()) * factor
+                    else:
+                        states[name] = [
+                            [factor * v for v in _flat(var)] for var in keras_state(name)
+                        ]
+                records.append({"params": [_flat(p) for p in params], "states": states})
+        out[scenario] = {
+            "label": _label(scenario, spec),
+            "steps": kw["record"],
+            "start": [_flat(x) for x in kw["start"]],
+            "records": records,
+            "mistakes": [],
+        }
+    return out
+
+
+# --- running the solution and its classic mistakes in this process -------------------
+
+def solution_namespace(name, nb=None, replace=None, run=None):
+    """Execute the set-up cell and answer cells (optionally edited) of a solution.
+
+    ``replace`` maps an answer cell's grade_id to new source; ``run`` restricts the
+    answer cells executed (grade_ids; default all). Returns the namespace.
+    """
+    nb = nb or nbtools.read(name)
+    sources = []
+    for cell in nb.cells:
+        meta = nbtools.nbgrader_meta(cell)
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        grade_id = meta.get("grade_id")
+        if meta.get("solution") and run is not None and grade_id not in run:
+            continue
+        if not meta.get("solution") and not meta.get("locked"):
+            continue  # plain code cells (demonstrations) are not needed to grade
+        source = (replace or {}).get(grade_id, cell.source)
+        sources.append(source)
+    return nbtools.run_cells(sources)
+
+
+def apply_mistake(nb, mistake):
+    """The answer cell's source with the mistake's edit (which must apply exactly once)."""
+    source = nbtools.cells_by_id(nb)[mistake.cell].source
+    count = source.count(mistake.old)
+    if count != 1:
+        raise ValueError(
+            f"mistake {mistake.name!r}: {mistake.old!r} occurs {count} times in {mistake.cell}"
+        )
+    return source.replace(mistake.old, mistake.new)
+
+
+def mistake_records(name, module, nb, rule_refs):
+    """Add to each rule reference the final parameters of its classic mistakes."""
+    for mistake in getattr(module, "MISTAKES", []):
+        if mistake.check not in rule_refs:
+            continue
+        namespace = solution_namespace(
+            name, nb, replace={mistake.cell: apply_mistake(nb, mistake)}, run=[mistake.cell]
+        )
+        got = nbtools.run_probe(module.CHECKS[mistake.check].probe, namespace)
+        for scenario, ref in rule_refs[mistake.check].items():
+            result = got.get(scenario, {})
+            records = result.get("records") if isinstance(result, dict) else None
+            if not records:
+                continue
+            params = records[-1]["params"]
+            if any(v is None for p in params for v in p):
+                continue  # nan/inf: the judge says so without naming the mistake
+            if ref["records"][-1]["params"] == params:
+                continue
+            ref["mistakes"].append({"hint": mistake.hint, "params": params})
+
+
+# --- all references of an assignment ------------------------------------------------
+
+def compute(name):
+    module = importlib.import_module(f"autograder.checks.{name}")
+    nb = nbtools.read(name)
+    refs = {}
+    rule_refs = {
+        grade_id: keras_rule_reference(spec) for grade_id, spec in getattr(module, "RULES", {}).items()
+    }
+    mistake_records(name, module, nb, rule_refs)
+    refs.update(rule_refs)
+    refs.update(json.loads(json.dumps(getattr(module, "STATIC", {}))))
+    if hasattr(module, "compute_references"):
+        refs.update(module.compute_references(nb))
+    tests = nbtools.graded_tests(nb)
+    if set(refs) != set(module.CHECKS) or set(module.CHECKS) != set(tests):
+        raise ValueError(
+            f"{name}: graded test cells {sorted(tests)}, checks {sorted(module.CHECKS)}, "
+            f"references {sorted(refs)} should name the same parts"
+        )
+    return {grade_id: refs[grade_id] for grade_id in tests}
+
+
+def dumps(refs):
+    return json.dumps(refs, indent=1, sort_keys=False) + "\n"
+
+
+# --- hidden blocks --------------------------------------------------------------------
+
+def hidden_block(check, reference):
+    """The hidden part of a test cell: probe, judge and reference, run in the kernel."""
+    head, tail = nbtools.split_probe(check.probe)
+    kit_source = inspect.getsource(kit)
+    judge_source = inspect.getsource(check.judge)
+    body = "\n".join([
+        "import json",
+        kit_source,
+        judge_source,
+        head,
+        f"got = json.loads(json.dumps({tail.strip()}))  # what the grader receives",
+        f"reference = json.loads({json.dumps(reference, separators=(',', ':'))!r})",
+        f"messages = {check.judge.__name__}(got, reference)",
+        'assert not messages, "Hidden checks failed:\\n- " + "\\n- ".join(messages)',
+    ])
+    return "\n".join([
+        nbtools.HIDDEN_BEGIN,
+        "# Generated by `python -m autograder.references` from autograder/checks:",
+        "# edit those, then rerun the command; do not edit this block by hand.",
+        "def _hidden_checks():",
+        textwrap.indent(body, "    ", lambda line: True).replace("    \n", "\n"),
+        "",
+        "",
+        "_hidden_checks()",
+        "del _hidden_checks",
+        nbtools.HIDDEN_END,
+    ])
+
+
+def with_hidden_blocks(nb, checks, refs):
+    """A copy of ``nb`` whose test cells carry freshly generated hidden blocks."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for grade_id, cell in nbtools.cells_by_id(nb).items():
+        if grade_id not in checks:
+            continue
+        visible = nbtools.visible_part(cell.source).rstrip("\n")
+        cell.source = visible + "\n" + hidden_block(checks[grade_id], refs[grade_id])
+    return nb
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("assignments", nargs="*", default=list(ASSIGNMENTS))
+    parser.add_argument("--check", action="store_true",
+                        help="recompute and compare with the committed files; write nothing")
+    args = parser.parse_args(argv)
+    stale = []
+    for name in args.assignments:
+        module = importlib.import_module(f"autograder.checks.{name}")
+        refs = compute(name)
+        nb = nbtools.read(name)
+        new_nb = with_hidden_blocks(nb, module.CHECKS, refs)
+        ref_path = REFERENCES_DIR / f"{name}.json"
+        nb_path = nbtools.solution_path(name)
+        new_json = dumps(refs)
+        new_text = nbformat.writes(new_nb)
+        new_text += "" if new_text.endswith("\n") else "\n"  # as nbformat.write does
+        if args.check:
+            if not ref_path.exists() or ref_path.read_text() != new_json:
+                stale.append(str(ref_path))
+            if nb_path.read_text() != new_text:
+                stale.append(str(nb_path))
+        else:
+            REFERENCES_DIR.mkdir(exist_ok=True)
+            ref_path.write_text(new_json)
+            nb_path.write_text(new_text)
+            print(f"{name}: {len(refs)} references -> {ref_path.name}, hidden blocks -> {nb_path}")
+    if stale:
+        print("out of date (run python -m autograder.references):\n  " + "\n  ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
