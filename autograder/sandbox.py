@@ -51,8 +51,16 @@ SANDBOX_WORKDIR = "/submission"
 
 #: Environment variables passed from the grader to the kernel (everything else is dropped,
 #: so that an instructor's tokens or paths never reach student code).
-ENV_PASSTHROUGH_PREFIXES = ("TF_", "OMP_", "MKL_", "OPENBLAS_", "KERAS_", "LC_")
-ENV_PASSTHROUGH = {"LANG", "LANGUAGE", "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES", "TZ"}
+ENV_PASSTHROUGH_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "LC_")
+ENV_PASSTHROUGH = {
+    "LANG", "LANGUAGE", "TZ", "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND",
+    "TF_CPP_MIN_LOG_LEVEL", "TF_DETERMINISTIC_OPS", "TF_ENABLE_ONEDNN_OPTS",
+    "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_USE_LEGACY_KERAS",
+}
+
+#: Largest single message the grader accepts from a kernel; ZeroMQ drops the
+#: connection for a larger one (so a 2 GB print never lands in the grader's memory).
+MAX_MESSAGE_BYTES = 64 * MIB
 
 #: A few /etc files a Python kernel needs; the rest of /etc stays hidden.
 ETC_FILES = (
@@ -62,7 +70,7 @@ ETC_FILES = (
 )
 
 _UNSANDBOXED_WARNING = (
-    "WARNING: grading runs UNSANDBOXED (bubblewrap not available: {why}). Student code "
+    "WARNING: grading runs UNSANDBOXED ({why}). Student code "
     "runs with your permissions and can read your files, including solutions and the "
     "gradebook. Grade untrusted submissions on Linux with bubblewrap installed."
 )
@@ -159,7 +167,7 @@ def sandbox_status() -> str:
     return _available[1] if ok else f"unsandboxed: {_available[1]}"
 
 
-def warn_unsandboxed() -> None:
+def warn_unsandboxed(why: str | None = None) -> None:
     """Print the unsandboxed warning to stderr, once for the whole grading run.
 
     "Once" holds across worker processes started afterwards: the flag is an
@@ -168,8 +176,8 @@ def warn_unsandboxed() -> None:
     if os.environ.get("AUTOGRADER_SANDBOX_WARNED"):
         return
     os.environ["AUTOGRADER_SANDBOX_WARNED"] = "1"
-    sandbox_available()
-    why = _available[1] if _available else "not checked"
+    if why is None:
+        why = "bubblewrap works" if sandbox_available() else _available[1]
     message = _UNSANDBOXED_WARNING.format(why=why)
     log.warning(message)
     print("\n" + "!" * 88 + "\n" + message + "\n" + "!" * 88 + "\n", file=sys.stderr,
@@ -363,7 +371,8 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
     elif sandbox and not sandbox_available():
         raise RuntimeError(f"sandbox requested but not available: {_available[1]}")
     if not sandbox:
-        warn_unsandboxed()
+        warn_unsandboxed(None if sandbox_available() is False else
+                         "the sandbox was turned off for this run")
 
     runtime = tempfile.mkdtemp(prefix="agk-", dir="/tmp" if os.path.isdir("/tmp") else None)
     conn_file = os.path.join(runtime, "k.json")
@@ -400,13 +409,18 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
     km.ag_uid = uid
     km._kernel_spec = KernelSpec(argv=argv, display_name="Python 3 (graded)",
                                  language="python", interrupt_mode="message", name="python3")
+    import zmq
+
+    client_context = zmq.Context()
+    client_context.setsockopt(zmq.MAXMSGSIZE, max(MAX_MESSAGE_BYTES,
+                                                  4 * int(limits.max_output_bytes)))
     client = None
     log_path = os.path.join(runtime, "kernel.log")
     log_file = open(log_path, "wb")
     try:
         km.start_kernel(env=kernel_env, cwd=str(workdir), stdout=subprocess.DEVNULL,
                         stderr=log_file, stdin=subprocess.DEVNULL)
-        client = km.client()
+        client = km.client(context=client_context)
         client.allow_stdin = False
         client.start_channels()
         try:
@@ -428,6 +442,7 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
             km.shutdown_kernel(now=True)
         with contextlib.suppress(Exception):
             km.cleanup_resources()
+        client_context.destroy(linger=0)
         log_file.close()
         shutil.rmtree(runtime, ignore_errors=True)
         if uid is not None:
@@ -519,6 +534,7 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
     msg_id = client.execute(source, store_history=False, allow_stdin=False,
                             stop_on_error=False)
     interrupted_at = None
+    reply_at = None
     flood_cap = 16 * limits.max_output_bytes
     while True:
         now = time.monotonic()
@@ -538,6 +554,15 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
                 "; the kernel ignored the interrupt and was killed"
             result.kernel_dead = True
             break
+        if reply_at is not None and now - reply_at > 5:
+            # the kernel answered but its "idle" never came: ZeroMQ dropped a message
+            # over MAX_MESSAGE_BYTES (and what followed it on the way)
+            result.truncated = True
+            result.error = result.error or (
+                f"output lost: a single output over {_human(MAX_MESSAGE_BYTES)} was "
+                "discarded")
+            _reconnect_iopub(client)
+            break
         try:
             msg = client.get_iopub_msg(timeout=0.25)
         except queue.Empty:
@@ -545,6 +570,12 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
                 result.kernel_dead = True
                 result.error = _death_reason(client, limits)
                 break
+            if reply_at is None and _got_reply(client, msg_id):
+                reply_at = time.monotonic()
+            continue
+        except Exception:  # noqa: BLE001 - a bad signature or garbled frames from
+            continue  # student code (e.g. a forked kernel): ignore the message
+        if not isinstance(msg, dict):
             continue
         if msg.get("parent_header", {}).get("msg_id") != msg_id:
             continue
@@ -558,14 +589,18 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
         if msg_type == "error":
             result.ename = str(content.get("ename", ""))
             result.traceback = [str(x) for x in content.get("traceback", [])][:200]
-            if not result.timed_out:
+            if result.error is None:
                 evalue = str(content.get("evalue", ""))
                 result.error = _one_line(f"{result.ename}: {evalue}", limits)
         size = _output_size(content)
+        room = limits.max_output_bytes - result.output_bytes
         result.output_bytes += size
-        if result.output_bytes <= limits.max_output_bytes:
+        if size <= room:
             result.outputs.append(out)
         elif not result.truncated:
+            if msg_type == "stream" and room > 0:  # keep the start of the text
+                out["text"] = out["text"][:room]
+                result.outputs.append(out)
             result.truncated = True
             result.outputs.append({"output_type": "stream", "name": "stderr", "text":
                                    f"[output beyond {limits.max_output_bytes} bytes "
@@ -588,6 +623,30 @@ def _one_line(text: str, limits: Limits) -> str:
 
 def _human(n: int) -> str:
     return f"{n / GIB:g} GiB" if n >= GIB else f"{n / MIB:g} MiB"
+
+
+def _got_reply(client, msg_id: str) -> bool:
+    """Whether the shell channel holds the execute_reply to ``msg_id`` (drains others)."""
+    while True:
+        try:
+            msg = client.get_shell_msg(timeout=0)
+        except queue.Empty:
+            return False
+        except Exception:  # noqa: BLE001 - garbled message from the kernel
+            continue
+        if isinstance(msg, dict) and msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+
+
+def _reconnect_iopub(client) -> None:
+    """ZeroMQ does not reconnect a subscriber it cut off for an oversized message:
+    open a fresh IOPub connection for the cells that follow."""
+    with contextlib.suppress(Exception):
+        client.iopub_channel.close()
+    client._iopub_channel = None
+    with contextlib.suppress(Exception):
+        client.iopub_channel.start()
+    time.sleep(0.2)  # let the subscription reach the kernel
 
 
 def _interrupt(client) -> None:
