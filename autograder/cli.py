@@ -209,7 +209,7 @@ def grade(workspace, assignment_name: str, *, workers: int | None = None,
                           final=result.get("final", True), sandboxed=sandbox,
                           graded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             atomic_write_text(results_dir(workspace, assignment.name) / f"{student}.json",
-                              json.dumps(result, indent=1, sort_keys=True))
+                              json.dumps(result, indent=1))
             gbook.record(gb, assignment.name, assignment.notebook, student, result,
                          gbook.read_timestamp(found[student]), names.get(student))
             results[student] = result

@@ -1,0 +1,65 @@
+"""``export``: grades as CSV, one file per assignment, one column per graded part.
+
+Scores come from nbgrader's gradebook, so manual grades entered in the formgrader are
+included; ``status`` and ``reason`` come from the grading results. nbgrader's own
+``nbgrader export`` keeps working on the same gradebook (one row per student and
+assignment, totals only).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from autograder import gradebook as gbook
+from autograder.cli import atomic_write_text, load_results
+
+
+def assignments_in(workspace: Path) -> list[str]:
+    root = workspace / "results"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def rows(workspace: Path, assignment: str, db: str | None = None):
+    """(header, rows) for one assignment."""
+    results = load_results(workspace, assignment)
+    with gbook.open_gradebook(gbook.db_url(workspace, db)) as gb:
+        scores = gbook.notebook_scores(gb, assignment, assignment)
+        parts = [c.name for c in gb.find_notebook(assignment, assignment).grade_cells]
+    # the notebook's order, not the database's
+    order = list(next(iter(results.values()), {}).get("parts", {}))
+    parts = sorted(parts, key=lambda p: order.index(p) if p in order else len(order))
+    header = ["student_id", *parts, "total", "max_score", "status", "reason"]
+    out = []
+    for student in sorted(set(scores) | set(results)):
+        book = scores.get(student, {})
+        result = results.get(student, {})
+        row = [student]
+        for part in parts:
+            value = book.get("parts", {}).get(part)
+            row.append("" if value is None else f"{value:g}")
+        total = book.get("score", result.get("score"))
+        row += ["" if total is None else f"{total:g}",
+                f"{book.get('max_score', result.get('max_score', 0)):g}",
+                result.get("status", "not graded by this tool"),
+                result.get("reason") or ""]
+        out.append(row)
+    return header, out
+
+
+def export(workspace: Path, assignments: list[str] | None = None, db: str | None = None,
+           out_dir: Path | None = None) -> list[Path]:
+    """Write ``<workspace>/export/<assignment>.csv`` for each assignment."""
+    out_dir = out_dir or workspace / "export"
+    paths = []
+    for assignment in assignments or assignments_in(workspace):
+        header, body = rows(workspace, assignment, db)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(body)
+        path = out_dir / f"{assignment}.csv"
+        atomic_write_text(path, buffer.getvalue())
+        paths.append(path)
+    return paths
