@@ -123,6 +123,9 @@ class CellResult:
     ename: str | None = None
     output_bytes: int = 0
     kernel_dead: bool = False
+    #: which limit the cell breached, if any: "time", "notebook time", "output",
+    #: "memory", "processes", "file size"; None when it breached none
+    limit: str | None = None
 
 
 # ----------------------------------------------------------------------------------
@@ -179,7 +182,6 @@ def warn_unsandboxed(why: str | None = None) -> None:
     if why is None:
         why = "bubblewrap works" if sandbox_available() else _available[1]
     message = _UNSANDBOXED_WARNING.format(why=why)
-    log.warning(message)
     print("\n" + "!" * 88 + "\n" + message + "\n" + "!" * 88 + "\n", file=sys.stderr,
           flush=True)
 
@@ -433,6 +435,10 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
         client.ag_deadline = time.monotonic() + limits.notebook_timeout
         client.ag_manager = km
         client.ag_sandboxed = bool(sandbox)
+        client.ag_uid = uid
+        # the launcher's processes when the kernel is ready: bwrap's init and the
+        # kernel (or just the kernel, unsandboxed); anything else is the student's
+        client.ag_kernel_pids = _descendants(_launcher_pid(client) or -1)
         yield client
     finally:
         if client is not None:
@@ -509,11 +515,12 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
     """Execute ``source`` in the kernel; never raises for anything the kernel does.
 
     Enforces ``limits.cell_timeout`` and the notebook deadline set by ``start_kernel``
-    (on a timeout the kernel is interrupted; if it does not stop within a few seconds,
-    or on the notebook deadline, it is killed and later cells fail at once), and
-    ``limits.max_output_bytes`` over all outputs of the cell (stream text, images, HTML,
-    tracebacks): outputs beyond it are dropped and ``truncated`` is set; a cell that
-    keeps flooding output is interrupted.
+    (on a cell timeout the kernel is interrupted; if it does not stop within 5 s it is
+    killed, and on the notebook deadline it is killed at once; later cells then fail
+    at once), and ``limits.max_output_bytes`` over all outputs of the cell (stream
+    text, images, HTML, tracebacks): outputs beyond it are dropped and ``truncated``
+    is set; a cell that keeps flooding output is interrupted. Processes the cell
+    started are killed when it ends. ``CellResult.limit`` names the limit breached.
     """
     limits = limits or getattr(client, "ag_limits", None) or Limits()
     result = CellResult()
@@ -523,17 +530,23 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
         return result
     now = time.monotonic()
     deadline = getattr(client, "ag_deadline", now + limits.notebook_timeout)
-    cell_deadline = min(now + limits.cell_timeout, deadline)
-    notebook_limited = deadline <= now + limits.cell_timeout
     if deadline <= now:
         result.error = f"notebook time limit of {limits.notebook_timeout:g} s reached"
-        result.timed_out = True
+        result.timed_out, result.limit = True, "notebook time"
         kill_kernel(client)
         return result
-
-    msg_id = client.execute(source, store_history=False, allow_stdin=False,
-                            stop_on_error=False)
+    cell_deadline = min(now + limits.cell_timeout, deadline)
+    notebook_limited = deadline < now + limits.cell_timeout
+    try:
+        _drain_shell(client)
+        msg_id = client.execute(source, store_history=False, allow_stdin=False,
+                                stop_on_error=False)
+    except Exception as exc:  # noqa: BLE001 - channel closed, kernel gone
+        result.error = f"could not send the cell to the kernel: {exc}"
+        result.kernel_dead = True
+        return result
     interrupted_at = None
+    reply: dict | None = None
     reply_at = None
     flood_cap = 16 * limits.max_output_bytes
     while True:
@@ -543,9 +556,12 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
             if notebook_limited:
                 result.error = (f"notebook time limit of {limits.notebook_timeout:g} s "
                                 "reached")
+                result.limit = "notebook time"
                 kill_kernel(client)
+                result.kernel_dead = True
                 break
             result.error = f"cell time limit of {limits.cell_timeout:g} s exceeded"
+            result.limit = "time"
             _interrupt(client)
             interrupted_at = now
         if interrupted_at is not None and now - interrupted_at > 5:
@@ -558,6 +574,7 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
             # the kernel answered but its "idle" never came: ZeroMQ dropped a message
             # over MAX_MESSAGE_BYTES (and what followed it on the way)
             result.truncated = True
+            result.limit = result.limit or "output"
             result.error = result.error or (
                 f"output lost: a single output over {_human(MAX_MESSAGE_BYTES)} was "
                 "discarded")
@@ -568,10 +585,13 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
         except queue.Empty:
             if not kernel_alive(client):
                 result.kernel_dead = True
-                result.error = _death_reason(client, limits)
+                result.error = result.error or _death_reason(client, limits)
+                result.limit = result.limit or "memory or processes"
                 break
-            if reply_at is None and _got_reply(client, msg_id):
-                reply_at = time.monotonic()
+            if reply is None:
+                reply = _find_reply(client, msg_id)
+                if reply is not None:
+                    reply_at = time.monotonic()
             continue
         except Exception:  # noqa: BLE001 - a bad signature or garbled frames from
             continue  # student code (e.g. a forked kernel): ignore the message
@@ -581,17 +601,20 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
             continue
         msg_type = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
         content = msg.get("content") or {}
+        if not isinstance(content, dict):
+            continue
         if msg_type == "status" and content.get("execution_state") == "idle":
             break
         out = _to_output(msg_type, content)
         if out is None:
             continue
         if msg_type == "error":
-            result.ename = str(content.get("ename", ""))
-            result.traceback = [str(x) for x in content.get("traceback", [])][:200]
+            result.ename = str(content.get("ename", ""))[:200]
+            result.traceback = [str(x)[:10_000] for x in content.get("traceback", [])
+                                if isinstance(x, str)][:200]
             if result.error is None:
                 evalue = str(content.get("evalue", ""))
-                result.error = _one_line(f"{result.ename}: {evalue}", limits)
+                result.error = _one_line(f"{result.ename}: {evalue}")
         size = _output_size(content)
         room = limits.max_output_bytes - result.output_bytes
         result.output_bytes += size
@@ -602,21 +625,79 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
                 out["text"] = out["text"][:room]
                 result.outputs.append(out)
             result.truncated = True
+            result.limit = result.limit or "output"
             result.outputs.append({"output_type": "stream", "name": "stderr", "text":
                                    f"[output beyond {limits.max_output_bytes} bytes "
                                    "dropped by the grader]\n"})
-        if (result.output_bytes > flood_cap and interrupted_at is None):
+        if result.output_bytes > flood_cap and interrupted_at is None:
             result.error = (f"output flood: more than {flood_cap} bytes of output; "
                             "cell interrupted")
             _interrupt(client)
             interrupted_at = time.monotonic()
-    if result.ename == "MemoryError" and not result.timed_out:
-        result.error = (f"MemoryError: the kernel hit the memory limit of "
-                        f"{_human(limits.memory_bytes)}")
+    if result.error is None and not result.kernel_dead:
+        # a kernel whose traceback display was patched away still reports the error
+        # in its execute_reply
+        if reply is None:
+            reply = _find_reply(client, msg_id, wait=1.0)
+        content = (reply or {}).get("content") or {}
+        if isinstance(content, dict) and content.get("status") == "error":
+            result.ename = str(content.get("ename", ""))[:200]
+            result.error = _one_line(f"{result.ename}: {content.get('evalue', '')}")
+    _classify(result, limits)
+    if kernel_alive(client):
+        _clean_up_processes(client)
     return result
 
 
-def _one_line(text: str, limits: Limits) -> str:
+def _clean_up_processes(client, patience: float = 3.0) -> None:
+    """Kill what the cell left running, and make the kernel reap it, until only the
+    kernel is left (or ``patience`` seconds pass)."""
+    end = time.monotonic() + patience
+    while kill_strays(client):
+        _reap(client)
+        if time.monotonic() > end:
+            break
+        time.sleep(0.05)
+
+
+_REAPER = """import os as _ag_os
+try:
+    while _ag_os.waitpid(-1, _ag_os.WNOHANG)[0]:
+        pass
+except ChildProcessError:
+    pass
+del _ag_os"""
+
+
+def _reap(client) -> None:
+    """Have the kernel collect its killed children: zombies still count against the
+    process limit, and later cells (TensorFlow's threads) need that room."""
+    with contextlib.suppress(Exception):
+        msg_id = client.execute(_REAPER, silent=True, store_history=False,
+                                allow_stdin=False)
+        _find_reply(client, msg_id, wait=5.0)
+
+
+def _classify(result: CellResult, limits: Limits) -> None:
+    """Name the limit behind an error the kernel raised itself."""
+    if result.limit or not result.error:
+        return
+    if result.ename == "MemoryError":
+        result.limit = "memory"
+        result.error = (f"MemoryError: the kernel hit the memory limit of "
+                        f"{_human(limits.memory_bytes)}")
+    elif "[Errno 11]" in result.error and result.ename in (
+            "BlockingIOError", "OSError", "RuntimeError"):
+        result.limit = "processes"
+        result.error = (f"{result.error} (the process limit of "
+                        f"{limits.max_processes} was reached)")
+    elif "[Errno 27]" in result.error:  # EFBIG from RLIMIT_FSIZE
+        result.limit = "file size"
+        result.error = (f"{result.error} (files are limited to "
+                        f"{_human(limits.max_file_bytes)})")
+
+
+def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:297] + "..."
 
@@ -625,17 +706,87 @@ def _human(n: int) -> str:
     return f"{n / GIB:g} GiB" if n >= GIB else f"{n / MIB:g} MiB"
 
 
-def _got_reply(client, msg_id: str) -> bool:
-    """Whether the shell channel holds the execute_reply to ``msg_id`` (drains others)."""
+def _descendants(root: int) -> set[int]:
+    """Every process below ``root`` in the host's process tree (threads excluded)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat_line = fh.read()
+            ppid = int(stat_line[stat_line.rfind(b")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _launcher_pid(client) -> int | None:
+    km = getattr(client, "ag_manager", None)
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    return getattr(process, "pid", None)
+
+
+def kill_strays(client) -> int:
+    """Kill every process the kernel started (forks, subprocesses); keep the kernel.
+
+    A cell's processes do not outlive it: this stops a fork bomb's survivors from
+    burning CPU while later cells (and other submissions) run. In the sandbox,
+    orphans stay below bubblewrap's init and are found too; unsandboxed, an orphan
+    that left the kernel's process tree escapes. Returns how many were killed.
+    """
+    import signal
+
+    root = _launcher_pid(client)
+    if root is None:
+        return 0
+    keep = getattr(client, "ag_kernel_pids", set())
+    found: set[int] = set()
+    for _ in range(100):
+        strays = _descendants(root) - keep - found
+        if not strays:
+            break
+        for pid in strays:  # stop first: a stopped process cannot fork again
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGSTOP)
+        found |= strays
+    for pid in found:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return len(found)
+
+
+def _drain_shell(client) -> None:
+    """Drop replies left over from earlier cells."""
+    for _ in range(1000):
+        try:
+            client.get_shell_msg(timeout=0)
+        except queue.Empty:
+            return
+        except Exception:  # noqa: BLE001 - garbled message
+            continue
+
+
+def _find_reply(client, msg_id: str, wait: float = 0) -> dict | None:
+    """The execute_reply to ``msg_id`` if the shell channel holds it (drains others)."""
+    end = time.monotonic() + wait
     while True:
         try:
-            msg = client.get_shell_msg(timeout=0)
+            msg = client.get_shell_msg(timeout=max(0.0, end - time.monotonic()))
         except queue.Empty:
-            return False
+            return None
         except Exception:  # noqa: BLE001 - garbled message from the kernel
             continue
         if isinstance(msg, dict) and msg.get("parent_header", {}).get("msg_id") == msg_id:
-            return True
+            return msg
 
 
 def _reconnect_iopub(client) -> None:
