@@ -144,16 +144,28 @@ def apply_mistake(nb, mistake):
     return source.replace(mistake.old, mistake.new)
 
 
-def mistake_records(name, module, nb, rule_refs):
-    """Add to each rule reference the final parameters of its classic mistakes."""
+def mistake_records(name, module, nb, refs):
+    """Add to each reference what its classic mistakes give, so the judge can name them.
+
+    Rule references get the final parameters per scenario; references with ``cases``
+    (``kit.judge_cases``) get all the values.
+    """
     for mistake in getattr(module, "MISTAKES", []):
-        if mistake.check not in rule_refs:
+        if mistake.check not in refs:
             continue
         namespace = solution_namespace(
             name, nb, replace={mistake.cell: apply_mistake(nb, mistake)}, run=[mistake.cell]
         )
         got = nbtools.run_probe(module.CHECKS[mistake.check].probe, namespace)
-        for scenario, ref in rule_refs[mistake.check].items():
+        if "cases" in refs[mistake.check]:
+            values = got.get("values")
+            finite = isinstance(values, list) and all(
+                isinstance(v, list) and None not in v for v in values)
+            expected = [case["expected"] for case in refs[mistake.check]["cases"]]
+            if finite and values != expected:
+                refs[mistake.check]["mistakes"].append({"hint": mistake.hint, "values": values})
+            continue
+        for scenario, ref in refs[mistake.check].items():
             result = got.get(scenario, {})
             records = result.get("records") if isinstance(result, dict) else None
             if not records:
@@ -172,14 +184,12 @@ def compute(name):
     module = importlib.import_module(f"autograder.checks.{name}")
     nb = nbtools.read(name)
     refs = {}
-    rule_refs = {
-        grade_id: keras_rule_reference(spec) for grade_id, spec in getattr(module, "RULES", {}).items()
-    }
-    mistake_records(name, module, nb, rule_refs)
-    refs.update(rule_refs)
+    for grade_id, spec in getattr(module, "RULES", {}).items():
+        refs[grade_id] = keras_rule_reference(spec)
     refs.update(json.loads(json.dumps(getattr(module, "STATIC", {}))))
     if hasattr(module, "compute_references"):
         refs.update(module.compute_references(nb))
+    mistake_records(name, module, nb, refs)
     tests = nbtools.graded_tests(nb)
     if set(refs) != set(module.CHECKS) or set(module.CHECKS) != set(tests):
         raise ValueError(

@@ -187,3 +187,32 @@ def _known_mistake(last, expected):
         ):
             return mistake["hint"]
     return None
+
+
+def judge_cases(got, ref, hints):
+    """Messages for a probe that returned {"values": [one flat list per case]}.
+
+    ``ref["cases"]`` lists {"what", "key", "expected"}; ``hints[key]`` says what that
+    quantity should be; ``ref["mistakes"]`` lists classic mistakes with the values
+    they give.
+    """
+    problem = error_message(got)
+    if problem:
+        return [problem[0].upper() + problem[1:]]
+    values = got.get("values")
+    cases = ref["cases"]
+    if not isinstance(values, list) or len(values) != len(cases):
+        return [f"{ref['label']}: expected {len(cases)} results, the check got {short_repr(values)}."]
+    for value, case in zip(values, cases):
+        message = compare_arrays(case["what"], value, case["expected"])
+        if message:
+            messages = [f"{ref['label']}: {message} {hints.get(case['key'], '')}".strip()]
+            for mistake in ref.get("mistakes", []):
+                if all(
+                    numbers(v, len(w)) is not None and first_mismatch(numbers(v, len(w)), w) is None
+                    for v, w in zip(values, mistake["values"])
+                ):
+                    messages.append(f"Your numbers match a classic mistake: {mistake['hint']}")
+                    break
+            return messages
+    return []
