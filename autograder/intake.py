@@ -26,7 +26,10 @@ part the assignment does not have) are kept, placed after the instructor cell th
 precedes them in the student's notebook: helper functions or imports a student added
 next to an answer still work, as they did when the student ran the notebook. They run
 in the same sandboxed kernel as the answers, so they cannot change how parts are
-judged. Extra markdown/raw cells are dropped (they run nothing).
+judged. Extra markdown/raw cells are dropped (they run nothing). Instructor code
+cells without nbgrader metadata are the student's to edit, as in nbgrader: the
+student's version (matched by cell id, else by identical source) runs in their place,
+and the instructor's version runs if the student deleted it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import copy
 import json
 import os
 import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -142,19 +146,26 @@ def parse_submission(raw: bytes) -> nbformat.NotebookNode:
             data["nbformat_minor"] = current
         if not isinstance(data.get("cells"), list):
             raise Rejected("not a Jupyter notebook (no list of cells)")
-        nb = nbformat.from_dict(data)
+        try:  # what nbformat.read does: sources saved as lists of lines are joined
+            nb = nbformat.v4.nbjson.JSONReader().to_notebook(data)
+        except Exception:  # noqa: BLE001 - malformed cells: salvaged below
+            nb = nbformat.from_dict(data)
     else:
         raise Rejected(f"unsupported notebook format version {major} (expected 4)")
-    nb = _validated(nb, notes)
-    kernel = (nb.metadata.get("kernelspec") or {}) if isinstance(
-        nb.metadata.get("kernelspec"), dict) else {}
-    language = (nb.metadata.get("language_info") or {}).get("name") if isinstance(
-        nb.metadata.get("language_info"), dict) else None
+    meta = nb.get("metadata")
+    if not isinstance(meta, dict):
+        nb["metadata"] = meta = nbformat.NotebookNode()
+    kernel = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
+    info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
     if kernel.get("name") not in (None, "python3") or kernel.get("language") not in (
-            None, "python") or language not in (None, "python"):
-        notes.append(f"notebook saved with kernel {kernel.get('name') or language!r}: "
-                     "graded with the course's Python 3 kernel")
-    nb.metadata["kernelspec"] = dict(COURSE_KERNEL)
+            None, "python") or info.get("name") not in (None, "python"):
+        notes.append(f"notebook saved with kernel "
+                     f"{kernel.get('name') or info.get('name')!r}: graded with the "
+                     "course's Python 3 kernel")
+    meta["kernelspec"] = nbformat.from_dict(COURSE_KERNEL)
+    if info.get("name") not in (None, "python"):
+        meta.pop("language_info", None)
+    nb = _validated(nb, notes)
     if notes:
         nb.metadata.setdefault("autograder", {})["intake_notes"] = notes
     return nb
@@ -162,7 +173,7 @@ def parse_submission(raw: bytes) -> nbformat.NotebookNode:
 
 def _convert_v3(data: dict) -> nbformat.NotebookNode:
     try:
-        nb3 = nbformat.from_dict(data)
+        nb3 = nbformat.v3.nbjson.JSONReader().to_notebook(data)
         nbformat.validate(nb3, version=3)
         nb = nbformat.convert(nb3, 4)
     except Exception as exc:  # nbformat raises many kinds here
@@ -174,7 +185,9 @@ def _convert_v3(data: dict) -> nbformat.NotebookNode:
 def _validated(nb: nbformat.NotebookNode, notes: list[str]) -> nbformat.NotebookNode:
     """Validate against the nbformat 4 schema; salvage the cells when it fails."""
     try:
-        nbformat.validate(nb, version=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. MissingIDFieldWarning
+            nbformat.validate(nb, version=4)
         return nb
     except nbformat.ValidationError as exc:
         first_error = _short(exc)
@@ -364,14 +377,38 @@ def assemble(instructor_nb: nbformat.NotebookNode, student_nb: nbformat.Notebook
     if seen != sorted(seen, key=inst_ids.__getitem__):
         notes.append("cells were reordered: graded in the assignment's order")
 
+    # ---- unmarked instructor code cells (no nbgrader metadata) ---------------------
+    # nbgrader leaves them to the student: the student's version runs in their place,
+    # found by cell id (kept by the release) or else by identical source; a deleted
+    # one runs as the instructor wrote it.
+    unmarked = {}  # student cell index -> instructor cell index
+    taken: set[int] = set()
+    for i, icell in enumerate(inst_cells):
+        if icell.get("cell_type") != "code" or _nbg(icell):
+            continue
+        match = next((j for j, c in enumerate(stud_cells) if j not in taken
+                      and icell.get("id") and c.get("id") == icell.get("id")
+                      and c.get("cell_type") == "code" and not _grade_id(c)), None)
+        if match is None:
+            match = next((j for j, c in enumerate(stud_cells) if j not in taken
+                          and c.get("cell_type") == "code" and not _grade_id(c)
+                          and _src(c).strip() == _src(icell).strip()), None)
+        if match is not None:
+            taken.add(match)
+            unmarked[match] = i
+    unmarked_source = {i: _src(stud_cells[j]) for j, i in unmarked.items()}
+
     # ---- extra cells: attach to the instructor cell that precedes them ------------
     extras_after: dict[int, list[nbformat.NotebookNode]] = {}
     anchor = -1  # -1: before the first instructor cell
     dropped_fake = []
-    for cell in stud_cells:
+    for j, cell in enumerate(stud_cells):
         gid = _grade_id(cell)
         if gid in inst_ids:
             anchor = inst_ids[gid]
+            continue
+        if j in unmarked:
+            anchor = unmarked[j]
             continue
         if cell.get("cell_type") != "code":
             continue
@@ -416,6 +453,8 @@ def assemble(instructor_nb: nbformat.NotebookNode, student_nb: nbformat.Notebook
                 cell["source"] = TEXT_STUB
         elif is_test(icell):
             cell["source"] = strip_hidden_tests(_src(icell))
+        elif i in unmarked_source:
+            cell["source"] = unmarked_source[i]
         cell.setdefault("metadata", {})
         out.cells.append(nbformat.from_dict(cell))
         out.cells.extend(extras_after.get(i, []))
