@@ -1,10 +1,11 @@
 """Sphinx extension for the course website (registered in _config.yml).
 
-1. **Offline formulas.** When ``mathjax_path`` is a relative path (``mathjax/tex-chtml.js``),
-   the site serves MathJax itself: after the build, the entry file and MathJax's
-   components (fonts, TeX extensions, menu) are copied from ``course_mathjax_source``
-   (``node_modules/mathjax/es5``, installed by scripts/setup_mathjax.sh) to
-   ``_static/mathjax/``. A missing MathJax stops the build with the command to run.
+1. **Offline formulas.** When ``mathjax_path`` is a relative path
+   (``mathjax/tex-chtml.js``), the site serves MathJax itself: after the build, the
+   entry file and MathJax's components (fonts, TeX extensions, menu) are copied from
+   ``course_mathjax_source`` (``node_modules/mathjax/es5``, installed by
+   scripts/setup_mathjax.sh) to ``_static/mathjax/``. A missing MathJax stops the
+   build with the command to run.
 2. **Alt text on every figure.** Notebook kernels of the build run
    course/ipython_startup.py, so each plot carries alt text made of its titles and axis
    labels (course.figure_alt); myst-nb's image output gets it. A plot without a title
@@ -17,6 +18,7 @@
    Empty ``course_colab_branch`` removes the Colab button. Every downloadable page
    notebook that imports ``course`` gets a first cell that installs the course
    package from ``repository.url``/``branch`` when it is missing (Colab, a download).
+4. **No script error.** Inline scripts that Sphinx keeps twice are dropped once.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ if importlib.util.find_spec("course") is None:
 SETUP_CELL_TAG = "course-remote-setup"
 
 
-# --- 1. MathJax served by the site ---------------------------------------------------
+# --- 1. MathJax served by the site ------------------------------------------------
 
 def _is_url(path: str) -> bool:
     return "://" in path or path.startswith("//")
@@ -92,7 +94,7 @@ def copy_mathjax(app: Sphinx, exception) -> None:
         shutil.copytree(component, target / component.name, dirs_exist_ok=True)
 
 
-# --- 2. Alt text ------------------------------------------------------------------------
+# --- 2. Alt text --------------------------------------------------------------------
 
 def use_startup_file(app: Sphinx, config) -> None:
     """Kernels started by this build inherit PYTHONSTARTUP (IPython runs it)."""
@@ -134,10 +136,11 @@ def check_alt_text(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             for parent in _ancestors(image)
         )
         if in_output:
-            hint = ("show a matplotlib figure with plt.show() (the build writes its alt "
-                    "text from its titles and labels) or give the cell the metadata "
-                    "`mystnb: {image: {alt: ...}}`; a page executed before "
-                    "course.sphinx_ext existed needs `rm -rf _build/.jupyter_cache`")
+            hint = ("show a matplotlib figure with plt.show() (the build writes "
+                    "its alt text from its titles and labels) or give the code cell "
+                    "the option `:mystnb: {image: {alt: \"...\"}}`; a page executed "
+                    "before course.sphinx_ext existed needs "
+                    "`rm -rf _build/.jupyter_cache`")
         else:
             hint = "add `:alt:` to the figure or image, or text in ![...](path)"
         LOGGER.warning(f"image without alt text ({image.get('uri')}): {hint}",
@@ -150,7 +153,7 @@ def _ancestors(node):
         yield node
 
 
-# --- 3. Launch and download buttons -----------------------------------------------------
+# --- 3. Launch and download buttons -------------------------------------------------
 
 def _repository(app: Sphinx) -> tuple[str, str]:
     options = app.config.html_theme_options
@@ -200,6 +203,30 @@ def _add_setup_cell(path: Path, repo_url: str, branch: str) -> None:
     nbformat.write(notebook, path)
 
 
+# --- 4. A duplicate script ----------------------------------------------------------
+
+def drop_duplicate_scripts(app: Sphinx, pagename, templatename, context,
+                           doctree) -> None:
+    """Keep one copy of each inline script.
+
+    sphinx-thebe and sphinx-togglebutton add inline scripts with app.add_js_file(None,
+    body=...) after the builder exists: Sphinx keeps them twice, once named None and
+    once named "", and the second `const THEBE_JS_URL = ...` throws "Identifier
+    'THEBE_JS_URL' has already been declared" on every page.
+    """
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = tuple(sorted(getattr(script, "attributes", {}).items()))
+        key = (str(script.filename or ""), attributes)
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value("course_mathjax_source", "node_modules/mathjax/es5", "html")
     app.add_config_value("course_colab_branch", "gh-pages", "html")
@@ -208,5 +235,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("build-finished", copy_mathjax)
     app.connect("doctree-resolved", check_alt_text)
     app.connect("html-page-context", fix_launch_buttons, priority=600)
+    app.connect("html-page-context", drop_duplicate_scripts, priority=600)
     patch_myst_nb_images()
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
