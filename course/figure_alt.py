@@ -88,7 +88,7 @@ def describe(fig) -> tuple[str, list[str]]:
 
 
 def figure_metadata(fig, base: dict | None = None) -> dict:
-    """Display metadata for fig: base (matplotlib-inline's own) plus alt and problems."""
+    """Display metadata for fig: base (matplotlib-inline's) plus alt and problems."""
     metadata = dict(base or {})
     alt, problems = describe(fig)
     if alt:
