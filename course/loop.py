@@ -59,7 +59,7 @@ def count_correct(params, x, y):
     return tf.reduce_sum(tf.cast(tf.equal(pred, y), tf.int32))
 
 
-def _split_batches(batch_size=BATCH_SIZE):
+def make_batches(batch_size=BATCH_SIZE):
     """The batches as lists of tensors, cut once.
 
     Iterating a ``tf.data.Dataset`` costs about a millisecond per batch in Python,
@@ -72,7 +72,7 @@ def _split_batches(batch_size=BATCH_SIZE):
 
 @functools.lru_cache(maxsize=1)
 def _train_batches():
-    return _split_batches()[0]
+    return make_batches()[0]
 
 
 def batch_gradients(step, params):
@@ -111,7 +111,7 @@ def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
     if compiled not in (False, True, "step", "epoch"):
         raise ValueError(f"compiled must be False, True, 'step' or 'epoch', not {compiled!r}")
     tf.random.set_seed(116)
-    train_batches, test_batches = _split_batches()
+    train_batches, test_batches = make_batches()
     num_test = sum(int(x.shape[0]) for x, _ in test_batches)
     params = init_params(seed)
     states = optimizer.init_states(params, hyperparams)

@@ -1,0 +1,107 @@
+"""course.loop: eager, compiled and NumPy loops compute the same numbers.
+
+book/optimizers/fast-loop.md times these loops against each other and
+book/optimizers/comparison.md trains every optimizer with them, so both pages rest
+on these checks.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course.loop import (
+    IRIS_LEARNING_RATES,
+    batch_gradients,
+    init_params,
+    make_batches,
+    mse_loss,
+    train,
+    train_numpy,
+)
+from course.optimizers import OPTIMIZERS
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_eager_step_and_epoch_compilation_agree_bit_for_bit(name):
+    optimizer = OPTIMIZERS[name]
+    hp = optimizer.hyperparams(lr=0.1)
+    eager, step, epoch = (train(optimizer, hp, epochs=15, compiled=mode)
+                          for mode in (False, "step", True))
+    assert eager["loss"] == step["loss"] == epoch["loss"]
+    assert eager["accuracy"] == step["accuracy"] == epoch["accuracy"]
+    for a, b in zip(eager["params"], epoch["params"]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_epoch_loss_is_the_mean_of_the_batch_losses():
+    """The notes' loss_all / 4, with the SGD update done by hand."""
+    history = train(OPTIMIZERS["sgd"], {"lr": 0.1}, epochs=1, compiled=False)
+    tf.random.set_seed(116)
+    w1, b1 = init_params(1)
+    batch_losses = []
+    for x, y in make_batches()[0]:
+        with tf.GradientTape() as tape:
+            loss = mse_loss([w1, b1], x, y)
+        grad_w, grad_b = tape.gradient(loss, [w1, b1])
+        w1.assign_sub(0.1 * grad_w)
+        b1.assign_sub(0.1 * grad_b)
+        batch_losses.append(float(loss))
+    assert len(batch_losses) == 4
+    assert history["loss"][0] == pytest.approx(sum(batch_losses) / 4, rel=1e-12)
+
+
+def test_numpy_loop_follows_the_tensorflow_loop_for_every_optimizer():
+    """The comparison page sweeps learning rates with train_numpy: it must be the same
+    experiment as train (float64 against float32, hence the tolerance)."""
+    for name, lr in IRIS_LEARNING_RATES.items():
+        optimizer = OPTIMIZERS[name]
+        hp = optimizer.hyperparams(lr=lr)
+        ours = train(optimizer, hp, epochs=500)
+        twin = train_numpy(optimizer=name, hyperparams=hp, epochs=500)
+        worst = np.max(np.abs(np.array(ours["loss"]) - twin["loss"]))
+        assert worst < 1e-5, f"{name}: losses differ by {worst:.2g}"
+        assert ours["accuracy"][-1] == twin["accuracy"][-1], name
+
+
+def test_train_numpy_defaults_are_plain_sgd():
+    default = train_numpy(epochs=30)
+    explicit = train_numpy(optimizer="sgd", hyperparams={"lr": 0.1}, epochs=30)
+    assert default["loss"] == explicit["loss"]
+
+
+def test_learning_rate_choices_of_the_comparison_page():
+    """The reasons comparison.md (and IRIS_LEARNING_RATES) give for leaving 0.1."""
+    adadelta_01 = train_numpy(lr=0.1, optimizer="adadelta")
+    adadelta_1 = train_numpy(lr=1.0, optimizer="adadelta")
+    assert adadelta_01["accuracy"][-1] == pytest.approx(16 / 30)  # 53 %
+    assert adadelta_1["accuracy"][-1] == 1.0
+    rms_01 = np.array(train_numpy(lr=0.1, optimizer="rmsprop")["loss"])
+    rms_001 = np.array(train_numpy(lr=0.01, optimizer="rmsprop")["loss"])
+    # at 0.1 the loss jumps about early on, then creeps up; at 0.01 it falls smoothly
+    assert np.sum(np.diff(rms_01[:100]) > 0) > 20
+    assert rms_01[-1] > rms_01.min() * 1.05
+    assert np.all(np.diff(rms_001[20:]) < 0)
+    assert rms_001[-1] < rms_01[-1]
+    # at 0.1 the others do well
+    for name in ["sgd", "momentum", "adagrad", "adam"]:
+        assert train_numpy(lr=0.1, optimizer=name)["accuracy"][-1] == 1.0, name
+
+
+def test_batch_gradients_are_the_loop_gradients():
+    """What the pages feed to own_steps/keras_steps, in float32 and float64."""
+    x, y = make_batches()[0][1]
+    params32 = init_params()
+    with tf.GradientTape() as tape:
+        loss = mse_loss(params32, x, y)
+    expected = tape.gradient(loss, params32)
+    for got, want in zip(batch_gradients(1, params32), expected):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    params64 = [tf.Variable(tf.cast(p, tf.float64)) for p in params32]
+    for got, want in zip(batch_gradients(5, params64), expected):  # 5 % 4 == 1
+        assert got.dtype == tf.float64
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_unknown_compilation_mode_is_a_clear_error():
+    with pytest.raises(ValueError, match="compiled must be"):
+        train(OPTIMIZERS["sgd"], {"lr": 0.1}, epochs=1, compiled="graph")
