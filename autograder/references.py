@@ -153,6 +153,8 @@ def mistake_records(name, module, nb, refs):
     for mistake in getattr(module, "MISTAKES", []):
         if mistake.check not in refs:
             continue
+        if "cases" not in refs[mistake.check] and "fresh" not in refs[mistake.check]:
+            continue  # model checks: the tests grade their mistakes, the judge needs no record
         namespace = solution_namespace(
             name, nb, replace={mistake.cell: apply_mistake(nb, mistake)}, run=[mistake.cell]
         )
@@ -205,15 +207,47 @@ def dumps(refs):
 
 # --- hidden blocks --------------------------------------------------------------------
 
+def _code_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def judge_sources(judge):
+    """Source of the judge and of what it uses from autograder.checks, beyond kit.
+
+    Kit is included whole by ``hidden_block``; other helpers (functions, constants)
+    are collected from the names the judge's code refers to, recursively.
+    """
+    kit_names = set(vars(kit))
+    sources, seen, todo = [], set(), [judge]
+    while todo:
+        function = todo.pop()
+        for name in sorted(_code_names(function.__code__)):
+            if name in seen or name in kit_names:
+                continue
+            value = function.__globals__.get(name)
+            module = getattr(value, "__module__", "") or ""
+            if inspect.isfunction(value) and module.startswith("autograder.checks"):
+                seen.add(name)
+                todo.append(value)
+                sources.append(inspect.getsource(value))
+            elif isinstance(value, (dict, list, tuple, str, int, float)) and name.isupper():
+                seen.add(name)
+                sources.append(f"{name} = {value!r}\n")
+    return [inspect.getsource(judge)] + sources[::-1]
+
+
 def hidden_block(check, reference):
     """The hidden part of a test cell: probe, judge and reference, run in the kernel."""
     head, tail = nbtools.split_probe(check.probe)
     kit_source = inspect.getsource(kit)
-    judge_source = inspect.getsource(check.judge)
     body = "\n".join([
         "import json",
         kit_source,
-        judge_source,
+        *judge_sources(check.judge)[::-1],
         head,
         f"got = json.loads(json.dumps({tail.strip()}))  # what the grader receives",
         f"reference = json.loads({json.dumps(reference, separators=(',', ':'))!r})",

@@ -1,0 +1,375 @@
+"""Hidden checks of assignment 4, Keras in six steps (solutions/keras_six_steps).
+
+The expected values come from the reference solution, run in one process with the
+same probes (``compute_references``): its layers, its outputs with fixed weights, its
+3-epoch run with fixed weights and data order, its 40-epoch seeded ``fit``.
+"""
+
+import numpy as np
+
+from autograder.checks import Check, Mistake
+from autograder.checks.kit import numbers, short_repr
+from autograder.checks.models import (
+    PROBE_HELPERS, close_messages, compile_messages, judge_prologue, layer_messages,
+)
+
+_rng = np.random.default_rng(401)
+# Hidden flowers: measurements drawn around the iris ranges, 4 decimals.
+HIDDEN_FLOWERS = np.round(
+    _rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], (25, 4)), 4
+).tolist()
+
+SPEC_MODEL = '''tf.keras.Sequential([
+            tf.keras.Input(shape=(4,)),
+            tf.keras.layers.Dense(3, activation="softmax",
+                                  kernel_regularizer=tf.keras.regularizers.l2()),
+        ])'''
+
+IRIS_DATA = '''
+def _probe_iris():
+    """The notes' iris data, prepared here so that the probe does not trust the notebook's."""
+    from sklearn import datasets
+    x, y = datasets.load_iris(return_X_y=True)
+    np.random.seed(116)
+    np.random.shuffle(x)
+    np.random.seed(116)
+    np.random.shuffle(y)
+    return x.astype("float32"), y
+'''
+
+BUILD_PROBE = PROBE_HELPERS + f'''
+
+def _probe_build(flowers):
+    try:
+        model = build_model()
+        out = {{"sequential": isinstance(model, tf.keras.Sequential),
+               "built": bool(model.built), "layers": _probe_layers(model)}}
+        out["params"] = int(model.count_params()) if model.built else None
+        _probe_fixed_weights(model, seed=402, scale=0.5)
+        out["outputs"] = _probe_floats(model(np.array(flowers, dtype="float32"), training=False))
+        return out
+    except Exception as error:
+        return _probe_error(error)
+
+
+_probe_build({HIDDEN_FLOWERS!r})'''
+
+COMPILE_PROBE = PROBE_HELPERS + IRIS_DATA + f'''
+
+def _probe_compile():
+    try:
+        model = {SPEC_MODEL}
+        returned = compile_model(model)
+        out = _probe_compile_config(model)
+        out["returned_model"] = returned is model
+        x, y = _probe_iris()
+        tf.keras.utils.set_random_seed(403)
+        tf.config.experimental.enable_op_determinism()
+        model.run_eagerly = True  # a few small batches: tracing would cost more
+        _probe_fixed_weights(model, seed=403, scale=0.1)
+        history = model.fit(x[:64], y[:64], batch_size=32, epochs=3, shuffle=False, verbose=0)
+        out["losses"] = _probe_floats(history.history["loss"])
+        return out
+    except Exception as error:
+        return _probe_error(error)
+
+
+_probe_compile()'''
+
+FIT_PROBE = PROBE_HELPERS + '''
+
+def _probe_fit():
+    try:
+        history, model = globals()["history"], globals()["model"]
+        h = history.history
+        return {
+            "keys": sorted(h),
+            "loss": _probe_floats(h.get("loss", [])),
+            "val_loss": _probe_floats(h.get("val_loss", [])),
+            "steps": int(model.optimizer.iterations.numpy()),
+            "params": int(model.count_params()),
+        }
+    except Exception as error:
+        return _probe_error(error)
+
+
+_probe_fit()'''
+
+CHOOSE_LOSS_PROBE = PROBE_HELPERS + '''
+
+def _probe_choose_loss():
+    out = []
+    for labels in ("integer", "one-hot", "binary"):
+        for outputs in ("probabilities", "logits"):
+            try:
+                loss = choose_loss(labels, outputs)
+                config = loss.get_config() if hasattr(loss, "get_config") else {}
+                out.append({"labels": labels, "outputs": outputs,
+                            "class": type(loss).__name__,
+                            "from_logits": _probe_json(config.get("from_logits"))})
+            except Exception as error:
+                out.append({"labels": labels, "outputs": outputs, **_probe_error(error)})
+    return out
+
+
+_probe_choose_loss()'''
+
+PLOT_PROBE = PROBE_HELPERS + '''
+
+def _probe_plot():
+    try:
+        h = globals()["history"].history
+        out = {"history": {k: _probe_floats(v) for k, v in h.items()}, "axes": []}
+        for ax in globals()["fig"].get_axes():
+            out["axes"].append({
+                "title": ax.get_title(), "xlabel": ax.get_xlabel(),
+                "legend": ax.get_legend() is not None,
+                "lines": [{"x": _probe_floats(line.get_xdata()),
+                           "y": _probe_floats(line.get_ydata())} for line in ax.get_lines()],
+            })
+        return out
+    except Exception as error:
+        return _probe_error(error)
+
+
+_probe_plot()'''
+
+PREDICT_PROBE = PROBE_HELPERS + f'''
+
+def _probe_predict(flowers):
+    try:
+        model = tf.keras.Sequential([tf.keras.Input(shape=(4,)),
+                                     tf.keras.layers.Dense(3, activation="softmax")])
+        _probe_fixed_weights(model, seed=404, scale=1.0)
+        predicted = np.asarray(predict_classes(model, np.array(flowers, dtype="float32")))
+        return {{"shape": list(predicted.shape), "integer": bool(np.issubdtype(predicted.dtype, np.integer)),
+                "classes": _probe_floats(predicted) if predicted.size < 1000 else None}}
+    except Exception as error:
+        return _probe_error(error)
+
+
+_probe_predict({HIDDEN_FLOWERS!r})'''
+
+SPEC = {
+    "layers": [{
+        "class": "Dense", "units": 3, "activation": "softmax", "use_bias": True,
+        "kernel_regularizer": {"class": "L2", "config": {"l2": 0.01}},
+    }],
+    "params": 15,
+    "compile": {
+        "optimizer": {"class": "SGD", "learning_rate": 0.1, "momentum": 0.0},
+        "loss": {"class": "SparseCategoricalCrossentropy", "from_logits": False},
+        "metrics": ["sparse_categorical_accuracy"],
+    },
+}
+
+STATIC = {
+    "plot_fix": {
+        "train_keys": ["sparse_categorical_accuracy", "loss"],
+        "val_keys": ["val_sparse_categorical_accuracy", "val_loss"],
+        "validation_freq": 10,
+    },
+}
+
+
+def compute_references(nb):
+    """Run the reference solution and the probes on it, in this process."""
+    from autograder.checks.notebook import run_probe
+    from autograder.references import solution_namespace
+
+    namespace = solution_namespace("keras_six_steps", nb)
+    got = {gid: run_probe(CHECKS[gid].probe, namespace) for gid in
+           ("build_model", "compile_model", "fit_history", "choose_loss", "predict_classes")}
+    return {
+        "build_model": {**SPEC, "outputs": got["build_model"]["outputs"], "rtol": 1e-4},
+        "compile_model": {**SPEC, "losses": got["compile_model"]["losses"], "rtol": 1e-3},
+        # a whole seeded fit: other machines may round differently, hence atol
+        "fit_history": {"keys": got["fit_history"]["keys"], "epochs": 40, "val_points": 4,
+                        "steps": 160, "params": 15, "loss": got["fit_history"]["loss"],
+                        "val_loss": got["fit_history"]["val_loss"], "atol": 0.01},
+        "choose_loss": {"table": got["choose_loss"]},
+        "predict_classes": {"classes": got["predict_classes"]["classes"]},
+    }
+
+
+def judge_build(got, ref):
+    messages = judge_prologue(got)
+    if messages:
+        return messages
+    if not got.get("sequential"):
+        messages.append("build_model should return a tf.keras.Sequential model.")
+    if not got.get("built"):
+        messages.append("Start the model with tf.keras.Input(shape=(4,)) so that it is built.")
+    messages += layer_messages(got.get("layers"), ref["layers"])
+    if got.get("params") != ref["params"]:
+        messages.append(f"The model should have {ref['params']} parameters, it has {got.get('params')}.")
+    if not messages:
+        messages += close_messages(
+            "With fixed weights, your model's outputs on hidden flowers", got.get("outputs"),
+            ref["outputs"], ref["rtol"], 1e-6)
+    return messages
+
+
+def judge_compile(got, ref):
+    messages = judge_prologue(got)
+    if messages:
+        return messages
+    messages = compile_messages(got, ref["compile"])
+    if not got.get("returned_model"):
+        messages.append("compile_model should return the model it compiled.")
+    if not messages:
+        messages += close_messages(
+            "A 3-epoch run with fixed weights: the loss per epoch", got.get("losses"),
+            ref["losses"], ref["rtol"])
+    return messages
+
+
+def judge_fit(got, ref):
+    messages = judge_prologue(got)
+    if messages:
+        return messages
+    if got.get("keys") != ref["keys"]:
+        return [f"history.history should have the keys {ref['keys']}, it has "
+                f"{short_repr(got.get('keys'))}."]
+    loss, val_loss = numbers(got.get("loss")), numbers(got.get("val_loss"))
+    if loss is None or len(loss) != ref["epochs"]:
+        messages.append(f"fit should run {ref['epochs']} epochs.")
+    if val_loss is None or len(val_loss) != ref["val_points"]:
+        messages.append("Validate every 10 epochs (validation_freq=10).")
+    if got.get("steps") != ref["steps"]:
+        messages.append(
+            f"The optimizer took {got.get('steps')} steps; 40 epochs of 120 training "
+            f"flowers in batches of 32 take {ref['steps']}: check batch_size and "
+            "validation_split, and fit only once after building.")
+    if got.get("params") != ref["params"]:
+        messages.append(f"model should have {ref['params']} parameters.")
+    if not messages:
+        messages += close_messages("Your seeded run's training loss", loss, ref["loss"], 0.0,
+                                   ref["atol"])
+        messages += close_messages("Your seeded run's validation loss", val_loss,
+                                   ref["val_loss"], 0.0, 2 * ref["atol"])
+    return messages
+
+
+def judge_choose_loss(got, ref):
+    if not isinstance(got, list) or len(got) != len(ref["table"]):
+        return [f"The check could not read your losses ({short_repr(got)})."]
+    messages = []
+    for have, want in zip(got, ref["table"]):
+        case = f"{want['labels']} labels with {want['outputs']} outputs"
+        if not isinstance(have, dict):
+            messages.append(f"{case}: the check got {short_repr(have)}.")
+        elif have.get("error"):
+            messages.append(f"{case}: choose_loss raised {short_repr(have['error'], 200)}.")
+        elif have.get("class") != want["class"]:
+            messages.append(f"{case}: the loss should be {want['class']}, not {have.get('class')}.")
+        elif have.get("from_logits") is not want["from_logits"]:
+            messages.append(f"{case}: from_logits should be {want['from_logits']}.")
+    return messages
+
+
+def judge_plot(got, ref):
+    messages = judge_prologue(got)
+    if messages:
+        return messages
+    axes, history = got.get("axes"), got.get("history")
+    if not isinstance(axes, list) or len(axes) != 2:
+        return ["fig should keep the two subplots (accuracy, then loss)."]
+    if not isinstance(history, dict):
+        return ["The check could not read history.history."]
+    freq = ref["validation_freq"]
+    for ax, train_key, val_key in zip(axes, ref["train_keys"], ref["val_keys"]):
+        train, val = numbers(history.get(train_key)), numbers(history.get(val_key))
+        lines = ax.get("lines") if isinstance(ax, dict) else None
+        if train is None or val is None or not isinstance(lines, list):
+            messages.append(f"The check could not read {train_key} and {val_key}.")
+            continue
+
+        def find(values):
+            for line in lines:
+                y = numbers(line.get("y")) if isinstance(line, dict) else None
+                if y is not None and len(y) == len(values) and all(
+                    a is not None and abs(a - b) <= 1e-6 * max(1.0, abs(b))
+                    for a, b in zip(y, values)
+                ):
+                    return line
+            return None
+
+        train_line, val_line = find(train), find(val)
+        if train_line is None:
+            messages.append(f"No line shows history.history[{train_key!r}] in its subplot.")
+        if val_line is None:
+            messages.append(f"No line shows history.history[{val_key!r}] in its subplot.")
+        if train_line is None or val_line is None:
+            continue
+        train_x, val_x = numbers(train_line.get("x")), numbers(val_line.get("x"))
+        if not train_x or val_x != train_x[freq - 1::freq]:
+            messages.append(
+                f"The validation points of {val_key!r} should sit at the epochs where "
+                f"validation ran: the training curve's x at every {freq}th epoch.")
+        if not ax.get("title") or not ax.get("legend") or not ax.get("xlabel"):
+            messages.append("Keep each subplot's title and legend, and label its x axis.")
+    return sorted(set(messages), key=messages.index)
+
+
+def judge_predict(got, ref):
+    messages = judge_prologue(got)
+    if messages:
+        return messages
+    want = ref["classes"]
+    if got.get("shape") != [len(want)]:
+        return [f"predict_classes should return one class per row: shape ({len(want)},), "
+                f"not {tuple(got.get('shape') or ())}. Take the argmax over axis 1."]
+    if not got.get("integer"):
+        messages.append("predict_classes should return integers (np.argmax gives them).")
+    if numbers(got.get("classes")) != want:
+        messages.append("Some predicted classes are wrong on hidden flowers: the class is "
+                        "the index of the largest output of each row.")
+    return messages
+
+
+CHECKS = {
+    "build_model": Check(BUILD_PROBE, judge_build),
+    "compile_model": Check(COMPILE_PROBE, judge_compile),
+    "fit_history": Check(FIT_PROBE, judge_fit),
+    "choose_loss": Check(CHOOSE_LOSS_PROBE, judge_choose_loss),
+    "plot_fix": Check(PLOT_PROBE, judge_plot),
+    "predict_classes": Check(PREDICT_PROBE, judge_predict),
+}
+
+MISTAKES = [
+    Mistake("build_model", "build_model_answer", "sigmoid output (the notes' IrisModel)",
+            'activation="softmax"', 'activation="sigmoid"',
+            "sigmoid instead of softmax: the outputs do not sum to 1."),
+    Mistake("build_model", "build_model_answer", "no regularizer",
+            ",\n                              kernel_regularizer=tf.keras.regularizers.l2()", "",
+            "the L2 penalty on the kernel is missing."),
+    Mistake("compile_model", "compile_model_answer", "learning rate 0.01",
+            "SGD(learning_rate=0.1)", "SGD(learning_rate=0.01)",
+            "the learning rate is 0.01, not 0.1."),
+    Mistake("compile_model", "compile_model_answer", "from_logits=True",
+            "SparseCategoricalCrossentropy(from_logits=False)",
+            "SparseCategoricalCrossentropy(from_logits=True)",
+            "from_logits=True with softmax outputs."),
+    Mistake("compile_model", "compile_model_answer", "one-hot loss for integer labels",
+            "SparseCategoricalCrossentropy(from_logits=False)",
+            "CategoricalCrossentropy(from_logits=False)",
+            "CategoricalCrossentropy expects one-hot labels."),
+    Mistake("choose_loss", "choose_loss_answer", "from_logits inverted",
+            'from_logits = outputs == "logits"', 'from_logits = outputs == "probabilities"',
+            "from_logits must be True exactly for raw scores."),
+    Mistake("choose_loss", "choose_loss_answer", "sparse and categorical swapped",
+            'if labels == "integer":\n        return tf.keras.losses.SparseCategoricalCrossentropy',
+            'if labels == "integer":\n        return tf.keras.losses.CategoricalCrossentropy',
+            "integer labels take the sparse loss, one-hot labels the categorical one."),
+    Mistake("plot_fix", "plot_fix_answer", "validation at epochs 0-3",
+            'plt.plot(val_epochs, val_acc, "o-", label="Validation Accuracy")',
+            'plt.plot(val_acc, "o-", label="Validation Accuracy")',
+            "the validation points sit at x = 0, 1, 2, 3."),
+    Mistake("predict_classes", "predict_answer", "argmax over the wrong axis",
+            "np.argmax(probabilities, axis=1)", "np.argmax(probabilities, axis=0)",
+            "argmax over axis 0 picks a flower per class, not a class per flower."),
+    Mistake("predict_classes", "predict_answer", "probabilities returned",
+            "return np.argmax(probabilities, axis=1)", "return probabilities.numpy()",
+            "the probabilities, not the classes."),
+]

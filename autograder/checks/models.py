@@ -1,0 +1,174 @@
+"""Probe pieces and judges shared by the Keras assignments (keras_six_steps, subclass_cnn).
+
+A model part is checked on what its specification fixes: layer types and sizes,
+activations, regularizers, the parameter count, the compile settings, and the outcome
+of a short training run with fixed weights, fixed data order and op determinism,
+compared with the reference solution's run (``autograder.references`` records it)
+within the tolerance stored in the reference. Nothing trains for long at grading time.
+"""
+
+from autograder.checks.kit import error_message, number, numbers, short_repr
+
+# Helpers defined in the kernel by every model probe.
+PROBE_HELPERS = '''\
+import json
+
+import numpy as np
+import tensorflow as tf
+
+
+def _probe_json(x):
+    """x as plain JSON data (anything unusual as a string)."""
+    return json.loads(json.dumps(x, default=str))
+
+
+def _probe_floats(x):
+    values = np.asarray(x, dtype=np.float64).ravel()
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def _probe_layers(model):
+    """Type and the specified settings of every layer."""
+    layers = []
+    for layer in model.layers:
+        config = layer.get_config()
+        regularizer = config.get("kernel_regularizer")
+        layers.append(_probe_json({
+            "class": type(layer).__name__,
+            "units": config.get("units"),
+            "filters": config.get("filters"),
+            "kernel_size": config.get("kernel_size"),
+            "strides": config.get("strides"),
+            "padding": config.get("padding"),
+            "pool_size": config.get("pool_size"),
+            "activation": config.get("activation"),
+            "use_bias": config.get("use_bias"),
+            "kernel_regularizer": None if not regularizer else {
+                "class": regularizer.get("class_name"),
+                "config": regularizer.get("config"),
+            },
+        }))
+    return layers
+
+
+def _probe_fixed_weights(model, seed, scale):
+    """Replace the model's weights by seeded random ones (same shapes)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, scale, w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
+
+
+def _probe_compile_config(model):
+    config = model.get_compile_config() or {}
+    optimizer, loss = config.get("optimizer"), config.get("loss")
+    out = {"metrics": _probe_json(config.get("metrics"))}
+    if isinstance(optimizer, dict):
+        settings = optimizer.get("config", {})
+        out["optimizer"] = {"class": optimizer.get("class_name"),
+                            "learning_rate": settings.get("learning_rate"),
+                            "momentum": settings.get("momentum", 0.0)}
+    else:
+        out["optimizer"] = {"class": str(optimizer)}
+    if isinstance(loss, dict):
+        out["loss"] = {"class": loss.get("class_name"),
+                       "from_logits": loss.get("config", {}).get("from_logits")}
+    else:
+        out["loss"] = {"class": str(loss), "from_logits": None}
+    return _probe_json(out)
+
+
+def _probe_error(error):
+    return {"error": (type(error).__name__ + ": " + str(error))[:500]}
+'''
+
+# Names of the losses as strings, as compile() also accepts them.
+LOSS_STRINGS = {
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "binary_crossentropy": "BinaryCrossentropy",
+}
+
+
+def layer_messages(got_layers, want_layers):
+    """Messages comparing the specified settings of each layer."""
+    if not isinstance(got_layers, list):
+        return [f"the check could not read the layers ({short_repr(got_layers)})."]
+    got_names = [layer.get("class") if isinstance(layer, dict) else None for layer in got_layers]
+    want_names = [layer["class"] for layer in want_layers]
+    if got_names != want_names:
+        return [f"the layers should be {want_names}, in this order; your model has {got_names}."]
+    messages = []
+    for i, (got, want) in enumerate(zip(got_layers, want_layers)):
+        for key, value in want.items():
+            if key == "class" or value is None:
+                continue
+            have = got.get(key)
+            if key == "kernel_regularizer":
+                ok = isinstance(have, dict) and have.get("class") == value["class"] and all(
+                    number((have.get("config") or {}).get(k)) is not None
+                    and abs((have.get("config") or {}).get(k) - v) < 1e-6
+                    for k, v in value["config"].items()
+                )
+            elif isinstance(value, list):
+                ok = isinstance(have, list) and list(have) == value
+            else:
+                ok = have == value
+            if not ok:
+                messages.append(
+                    f"layer {i} ({want['class']}): {key} should be {value!r}, it is {have!r}."
+                )
+    return messages
+
+
+def compile_messages(got, want):
+    """Messages comparing compile settings: optimizer, learning rate, loss, metrics."""
+    messages = []
+    optimizer = got.get("optimizer") if isinstance(got, dict) else None
+    if not isinstance(optimizer, dict) or optimizer.get("class") != want["optimizer"]["class"]:
+        messages.append(
+            f"the optimizer should be tf.keras.optimizers.{want['optimizer']['class']}, "
+            f"it is {short_repr(optimizer)}."
+        )
+    else:
+        for key in ("learning_rate", "momentum"):
+            if key in want["optimizer"]:
+                have = number(optimizer.get(key))
+                if have is None or abs(have - want["optimizer"][key]) > 1e-6:
+                    messages.append(
+                        f"the optimizer's {key} should be {want['optimizer'][key]:g}, "
+                        f"it is {short_repr(optimizer.get(key))}."
+                    )
+    loss = got.get("loss") if isinstance(got, dict) else None
+    name = loss.get("class") if isinstance(loss, dict) else None
+    name = LOSS_STRINGS.get(name, name)
+    if name != want["loss"]["class"]:
+        messages.append(f"the loss should be {want['loss']['class']}, it is {short_repr(name)}.")
+    elif bool(loss.get("from_logits")) != want["loss"]["from_logits"]:
+        messages.append(
+            f"from_logits should be {want['loss']['from_logits']}: "
+            + ("the outputs are raw scores." if want["loss"]["from_logits"]
+               else "the last layer's activation already gives probabilities.")
+        )
+    metrics = got.get("metrics") if isinstance(got, dict) else None
+    if metrics != want["metrics"]:
+        messages.append(f"metrics should be {want['metrics']}, they are {short_repr(metrics)}.")
+    return messages
+
+
+def close_messages(label, got, want, rtol, atol=0.0):
+    """A message if the list ``got`` is not within rtol/atol of ``want``."""
+    values = numbers(got, len(want))
+    if values is None:
+        return [f"{label}: expected {len(want)} numbers, the check got {short_repr(got)}."]
+    for i, (g, w) in enumerate(zip(values, want)):
+        if g is None or abs(g - w) > atol + rtol * abs(w):
+            return [
+                f"{label} differs from the reference run at element {i} by more than the "
+                f"tolerance (rtol {rtol:g}, atol {atol:g})."
+            ]
+    return []
+
+
+def judge_prologue(got):
+    problem = error_message(got)
+    return [problem[0].upper() + problem[1:]] if problem else []
