@@ -333,6 +333,9 @@ def _run_cells(client, runnable, checks, references, limits, deadline, parts, no
         if res.truncated and failure is None:
             failure = (f"output limit ({limits.max_output_bytes} bytes) exceeded "
                        f"in {label}")
+        if getattr(res, "limit", None) in ("memory", "processes", "file size") \
+                and failure is None:  # sandbox.CellResult.limit names the breach
+            failure = f"{_error_line(res.error)} in {label}"
         if getattr(res, "kernel_dead", False):
             failure = failure or f"the kernel stopped in {label}: {_error_line(res.error)}"
             raise Stop
