@@ -187,3 +187,46 @@ def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
         accuracies.append(float(np.mean(pred == y_test)))
     seconds = time.perf_counter() - start
     return {"loss": losses, "accuracy": accuracies, "params": params, "seconds": seconds}
+
+
+def sweep_numpy(optimizer, learning_rates, epochs=500, seed=1, **hyperparams):
+    """:func:`train_numpy` for several learning rates at once (the comparison page's sweep).
+
+    The K runs are stacked along a leading axis (w1 is K x 4 x 3) and ``lr`` is a
+    K x 1 x 1 array, so one Python loop trains all of them; the NumPy rules work
+    element by element and broadcast. Other hyperparameters are the rule's Keras
+    defaults unless given. Returns ``loss`` and ``accuracy`` as K x epochs arrays,
+    equal to K separate ``train_numpy`` runs (tests/test_loop.py).
+    """
+    from course.trajectories import NUMPY_RULES
+    from course.trajectories import hyperparams as default_hyperparams
+
+    init_states, update = NUMPY_RULES[optimizer]
+    rates = np.asarray(learning_rates, dtype=np.float64).reshape(-1, 1, 1)
+    hp = default_hyperparams(optimizer, lr=rates, **hyperparams)
+    tf.random.set_seed(116)
+    w1, b1 = (p.numpy().astype(np.float64) for p in init_params(seed))
+    w1 = np.repeat(w1[None], len(rates), axis=0)                # K x 4 x 3
+    b1 = np.repeat(b1[None, None], len(rates), axis=0)          # K x 1 x 3
+    params = [w1, b1]
+    states = init_states(params, hp)
+    x_train, y_train, x_test, y_test = load_iris_split()
+    batches = [
+        (x_train[i:i + BATCH_SIZE], np.eye(3)[y_train[i:i + BATCH_SIZE]])
+        for i in range(0, len(x_train), BATCH_SIZE)
+    ]
+    losses = np.zeros((len(rates), epochs))
+    accuracies = np.zeros((len(rates), epochs))
+    with np.errstate(all="ignore"):  # a diverging run turns into NaN, quietly
+        for epoch in range(epochs):
+            for x, y_ in batches:
+                z = x @ w1 + b1                                 # K x n x 3
+                y = np.exp(z - z.max(axis=2, keepdims=True))
+                y /= y.sum(axis=2, keepdims=True)
+                losses[:, epoch] += np.mean((y_ - y) ** 2, axis=(1, 2))
+                dy = 2 * (y - y_) / (y.shape[1] * y.shape[2])
+                dz = y * (dy - np.sum(dy * y, axis=2, keepdims=True))
+                update(params, [x.T @ dz, dz.sum(axis=1, keepdims=True)], states, hp)
+            pred = np.argmax(x_test @ w1 + b1, axis=2)
+            accuracies[:, epoch] = np.mean(pred == y_test, axis=1)
+    return {"loss": losses / len(batches), "accuracy": accuracies}

@@ -15,6 +15,7 @@ from course.loop import (
     init_params,
     make_batches,
     mse_loss,
+    sweep_numpy,
     train,
     train_numpy,
 )
@@ -67,6 +68,18 @@ def test_train_numpy_defaults_are_plain_sgd():
     default = train_numpy(epochs=30)
     explicit = train_numpy(optimizer="sgd", hyperparams={"lr": 0.1}, epochs=30)
     assert default["loss"] == explicit["loss"]
+
+
+@pytest.mark.parametrize("name, extra", [("momentum", dict(momentum=0.8)),
+                                         ("adam", dict(beta2=0.99))])
+def test_a_sweep_equals_separate_runs(name, extra):
+    rates = [0.01, 0.1, 1.0]
+    sweep = sweep_numpy(name, rates, epochs=60, **extra)
+    for k, lr in enumerate(rates):
+        hp = OPTIMIZERS[name].hyperparams(lr=lr, **extra)
+        single = train_numpy(optimizer=name, hyperparams=hp, epochs=60)
+        np.testing.assert_allclose(sweep["loss"][k], single["loss"], rtol=1e-12)
+        np.testing.assert_array_equal(sweep["accuracy"][k], single["accuracy"])
 
 
 def test_learning_rate_choices_of_the_comparison_page():
