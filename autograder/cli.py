@@ -271,8 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, db=True):
-        p.add_argument("-w", "--workspace", required=True,
-                       help="the instructor's working folder (outside version control)")
+        p.add_argument("-w", "--workspace", default=os.environ.get("COURSE_WORKSPACE"),
+                       required="COURSE_WORKSPACE" not in os.environ,
+                       help="the instructor's working folder, outside version control "
+                            "(default: $COURSE_WORKSPACE)")
         if db:
             p.add_argument("--db", help="gradebook SQLAlchemy URL "
                                         "(default: sqlite:///<workspace>/gradebook.db)")

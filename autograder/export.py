@@ -1,5 +1,7 @@
 """``export``: grades as CSV, one file per assignment, one column per graded part.
 
+A part nobody has scored yet (a written answer before manual grading) is left blank.
+
 Scores come from nbgrader's gradebook, so manual grades entered in the formgrader are
 included; ``status`` and ``reason`` come from the grading results. nbgrader's own
 ``nbgrader export`` keeps working on the same gradebook (one row per student and
@@ -30,7 +32,8 @@ def rows(workspace: Path, assignment: str, db: str | None = None):
     # the notebook's order, not the database's
     order = list(next(iter(results.values()), {}).get("parts", {}))
     parts = sorted(parts, key=lambda p: order.index(p) if p in order else len(order))
-    header = ["student_id", *parts, "total", "max_score", "status", "reason"]
+    header = ["student_id", *parts, "total", "max_score", "needs_manual_grade", "status",
+              "reason"]
     out = []
     for student in sorted(set(scores) | set(results)):
         book = scores.get(student, {})
@@ -42,6 +45,7 @@ def rows(workspace: Path, assignment: str, db: str | None = None):
         total = book.get("score", result.get("score"))
         row += ["" if total is None else f"{total:g}",
                 f"{book.get('max_score', result.get('max_score', 0)):g}",
+                "yes" if book.get("needs_manual_grade") else "no",
                 result.get("status", "not graded by this tool"),
                 result.get("reason") or ""]
         out.append(row)

@@ -137,15 +137,27 @@ def load_assignment(name: str, source: str | None = None, checks: str | None = N
     for path in sorted(support_dir.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(support_dir)).encode() + path.read_bytes())
-    module_dir = Path(module.__file__).parent
-    for path in sorted(module_dir.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+    # the assignment's checks and the shared helpers next to them (not the checks of
+    # other assignments: editing those must not regrade this one)
+    module_path = Path(module.__file__)
+    others = {f"{a}.py" for a in _known_assignments()} - {module_path.name}
+    for path in sorted(module_path.parent.glob("*.py")):
+        if path.name not in others:
+            digest.update(path.name.encode() + path.read_bytes())
     references_bytes = references_path.read_bytes()
     digest.update(references_bytes)
     return Assignment(
         name=name, template_path=template_path, template=load_notebook(template_path),
         support_dir=support_dir, checks=dict(module.CHECKS),
         references=json.loads(references_bytes), fingerprint=digest.hexdigest())
+
+
+def _known_assignments() -> tuple[str, ...]:
+    try:
+        from autograder.checks import ASSIGNMENTS
+    except ImportError:
+        return ()
+    return tuple(ASSIGNMENTS)
 
 
 def missing_checks(assignment: Assignment) -> list[str]:

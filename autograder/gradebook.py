@@ -26,7 +26,15 @@ from nbgrader.preprocessors import (
     ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells,
 )
 
-COURSE_ID = "default_course"
+def course_id() -> str:
+    """The course id of the course's nbgrader configuration (autograder/nbgrader_config.py),
+    so that nbgrader's own commands run with that configuration see the same course."""
+    try:
+        from autograder.release import course_config
+
+        return str(course_config().CourseDirectory.course_id) or "default_course"
+    except Exception:  # noqa: BLE001 - no course configuration: nbgrader's default
+        return "default_course"
 
 
 def db_url(workspace: Path, db: str | None = None) -> str:
@@ -41,7 +49,7 @@ def open_gradebook(url: str) -> Gradebook:
     bindir = os.path.dirname(sys.executable)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    return Gradebook(url, COURSE_ID)
+    return Gradebook(url, course_id())
 
 
 def ensure_assignment(url: str, assignment: str, instructor_nb_path: Path) -> None:
@@ -119,11 +127,14 @@ def record(gb: Gradebook, assignment: str, notebook: str, student: str, result: 
 
 def notebook_scores(gb: Gradebook, assignment: str, notebook: str) -> dict[str, dict]:
     """{student: {"parts": {grade_id: score}, "score": total, "max_score": max,
-    "needs_manual_grade": bool}} from the gradebook (manual scores included)."""
+    "needs_manual_grade": bool}} from the gradebook (manual scores included; a part
+    nobody has scored yet is None)."""
     out = {}
     for sub in gb.notebook_submissions(notebook, assignment):
         out[sub.student.id] = {
-            "parts": {g.name: g.score for g in sub.grades},
+            "parts": {g.name: (g.score if g.auto_score is not None
+                               or g.manual_score is not None else None)
+                      for g in sub.grades},
             "score": sub.score,
             "max_score": sub.max_score,
             "needs_manual_grade": sub.needs_manual_grade,

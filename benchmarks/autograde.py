@@ -1,0 +1,159 @@
+"""Grade the synthetic class with plain serial ``nbgrader autograde`` and with the tool.
+
+    python benchmarks/autograde.py [--workers N] [--repeats R] [--keep DIR]
+
+The class is autograder/demo.py's (two real assignments, 13 students each: correct,
+each part wrong, untouched, missing, invalid JSON, renamed, extra files, ...), collected
+once with ``python -m autograder collect``. Then, timed one after the other:
+
+1. ``nbgrader autograde <assignment>`` for each assignment: nbgrader's own command,
+   serial, with the course's configuration (autograder/nbgrader_config.py);
+2. ``python -m autograder grade <assignment> --force -j N``, in the sandbox;
+3. the same with ``--no-sandbox`` (the sandbox's cost, issue 7 wants <= 15%);
+
+and ``python -c "import tensorflow"``, the floor any per-notebook kernel pays. It also
+checks that nbgrader and the tool give every student the same total.
+
+Timings are wall clock and noisy when other jobs run: the script prints the load
+average before and after; quote figures from a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from autograder import demo  # noqa: E402
+from autograder import gradebook as gbook  # noqa: E402
+from autograder.scheduler import default_workers  # noqa: E402
+
+PY = sys.executable
+NBGRADER = str(Path(PY).parent / "nbgrader")
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+           PATH=str(Path(PY).parent) + os.pathsep + os.environ.get("PATH", ""))
+
+
+def run(cmd, **kwargs) -> float:
+    """Run a command; its wall time in seconds."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, **kwargs)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0,) and "nbgrader" not in str(cmd[0]):
+        raise RuntimeError(f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return seconds
+
+
+def nbgrader_flags(course: Path) -> list[str]:
+    """The course's nbgrader configuration, pointed at a throw-away course folder."""
+    return [f"--config={REPO / 'autograder' / 'nbgrader_config.py'}",
+            f"--CourseDirectory.root={course}",
+            f"--CourseDirectory.source_directory={REPO / 'solutions'}",
+            f"--CourseDirectory.release_directory={course / 'release'}",
+            f"--CourseDirectory.submitted_directory={course / 'submitted'}",
+            f"--CourseDirectory.autograded_directory={course / 'autograded'}",
+            f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}"]
+
+
+def import_tensorflow_seconds(repeats: int = 3) -> float:
+    return statistics.median(
+        run([PY, "-c", "import tensorflow"]) for _ in range(repeats))
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="time each way this many times; the median is printed")
+    parser.add_argument("--keep", help="work in this folder and keep it")
+    args = parser.parse_args(argv)
+
+    work = Path(args.keep or tempfile.mkdtemp(prefix="autograde-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {os.cpu_count()} cores; load average before: {load()}")
+    manifest = demo.make_class(work / "incoming")
+    assignments = manifest["assignments"]
+    tool_ws = work / "tool"
+    for a in assignments:
+        run([PY, "-m", "autograder", "collect", manifest["sources"][a], "-a", a,
+             "-w", str(tool_ws)], cwd=REPO)
+    n_students = len(manifest["students"])
+    n_notebooks = n_students * len(assignments)
+    n_failing = sum(e[a]["status"] == "failed"
+                    for e in manifest["expected"].values() for a in assignments)
+    print(f"class: {n_students} students x {len(assignments)} assignments "
+          f"({', '.join(assignments)}) = {n_notebooks} notebooks "
+          f"({n_failing} of them unreadable or missing)")
+
+    times: dict[str, list[float]] = {"nbgrader": [], "sandbox": [], "plain": []}
+    for _ in range(args.repeats):
+        # 1. plain nbgrader, serial, in a fresh course folder each time
+        course = work / "nbgrader"
+        shutil.rmtree(course, ignore_errors=True)
+        shutil.copytree(tool_ws / "submitted", course / "submitted")
+        for a in assignments:  # not timed: nbgrader needs the assignment recorded
+            run([NBGRADER, "generate_assignment", a, "--force", *nbgrader_flags(course)],
+                cwd=course)
+        times["nbgrader"].append(sum(
+            run([NBGRADER, "autograde", a, "--force", *nbgrader_flags(course)], cwd=course)
+            for a in assignments))
+        # 2. and 3. the tool, every submission graded again (--force)
+        for key, flag in (("sandbox", "--sandbox"), ("plain", "--no-sandbox")):
+            times[key].append(sum(
+                run([PY, "-m", "autograder", "grade", a, "-w", str(tool_ws), "--force",
+                     "-j", str(args.workers), flag], cwd=REPO)
+                for a in assignments))
+
+    # same totals from both graders
+    agree, differ = 0, []
+    with gbook.open_gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for a in assignments:
+            theirs = {s.student.id: s.score for s in gb.notebook_submissions(a, a)}
+            for student in manifest["students"]:
+                ours = json.loads((tool_ws / "results" / a / f"{student}.json")
+                                  .read_text())["score"]
+                if abs(theirs.get(student, 0.0) - ours) < 1e-9:
+                    agree += 1
+                else:
+                    differ.append((a, student, theirs.get(student), ours))
+
+    tf = import_tensorflow_seconds()
+    nb, box, plain = (statistics.median(times[k]) for k in ("nbgrader", "sandbox", "plain"))
+    print(f"load average after: {load()}")
+    print(f"plain nbgrader autograde, serial:        {nb:7.1f} s  "
+          f"({nb / n_notebooks:.1f} s per notebook)")
+    print(f"python -m autograder grade, {args.workers} workers: {box:7.1f} s  "
+          f"({box / n_notebooks:.1f} s per notebook; "
+          f"{box * args.workers / n_notebooks:.1f} s of a worker's time each), sandboxed")
+    print(f"  same, without the sandbox:             {plain:7.1f} s")
+    print(f"speed-up over nbgrader: {nb / box:.2f}x (sandboxed), "
+          f"{nb / plain:.2f}x (unsandboxed); target >= 1.8x")
+    print(f"sandbox overhead: {100 * (box - plain) / plain:+.1f}% (target <= 15%)")
+    print(f'python -c "import tensorflow": {tf:.1f} s, the floor of any per-notebook kernel')
+    print(f"same total as nbgrader for {agree} of {n_notebooks} notebooks"
+          + (f"; different: {differ}" if differ else ""))
+    if args.repeats > 1:
+        print("all runs (s): " + json.dumps({k: [round(v, 1) for v in t]
+                                             for k, t in times.items()}))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""End to end: a synthetic class of two real assignments through collect, grade (2 workers),
+feedback, export and report; then a grading run killed midway and resumed.
+
+The class comes from autograder/demo.py, which also says what each student must score
+(from how each submission was made, not from grading it).
+"""
+
+import csv
+import html
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import demo, grade_one
+from autograder import gradebook as gbook
+from autograder.checks import load as load_checks
+
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = demo.available_assignments()[:2]
+
+pytestmark = pytest.mark.skipif(len(ASSIGNMENTS) < 2,
+                                reason="needs two assignments with checks and references")
+
+
+def autograder(*args, check=True, **kwargs):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, "-m", "autograder", *map(str, args)],
+                          cwd=REPO, env=env, capture_output=True, text=True, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"autograder {args} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    return root, demo.make_class(root / "incoming", ASSIGNMENTS)
+
+
+@pytest.fixture(scope="module")
+def graded(demo_class):
+    """collect, grade (2 workers), feedback, export, report: the whole instructor run."""
+    root, manifest = demo_class
+    ws = root / "workspace"
+    logs = {}
+    for assignment in ASSIGNMENTS:
+        logs[f"collect {assignment}"] = autograder(
+            "collect", manifest["sources"][assignment], "-a", assignment, "-w", ws)
+        logs[f"grade {assignment}"] = autograder("grade", assignment, "-w", ws, "-j", 2)
+        logs[f"feedback {assignment}"] = autograder("feedback", assignment, "-w", ws)
+    logs["export"] = autograder("export", "-w", ws)
+    logs["report"] = autograder("report", "-w", ws)
+    return ws, manifest, logs
+
+
+def results_of(ws, assignment):
+    folder = ws / "results" / assignment
+    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def test_collect_reports_what_it_could_not_match(graded):
+    ws, manifest, logs = graded
+    first, second = ASSIGNMENTS
+    lms = logs[f"collect {first}"].stdout
+    assert "README.txt: no pattern matches its name" in lms
+    assert "1009: 'sgd_momentum (1).ipynb'".replace("sgd_momentum", first) in lms
+    assert re.search(r"1007: my_notes.txt", lms)  # no notebook at all
+    assert re.search(r"_1011_20250313170000_.*submitted again later", lms)
+    folders = logs[f"collect {second}"].stdout
+    assert f"{len(manifest['students'])} students: {len(manifest['students'])} new" in folders
+    for student in manifest["students"]:
+        for assignment in ASSIGNMENTS:
+            assert (ws / "submitted" / student / assignment).is_dir()
+    # the extra files travel with the submission; the LMS names land in students.csv
+    assert (ws / "submitted" / "1010" / first / "numpy.py").exists()
+    assert "lovelaceada" in (ws / "students.csv").read_text()
+
+
+def test_every_student_gets_exactly_the_expected_score(graded):
+    ws, manifest, _ = graded
+    for assignment in ASSIGNMENTS:
+        results = results_of(ws, assignment)
+        assert set(results) == set(manifest["students"])
+        for student, expected in manifest["expected"].items():
+            want, got = expected[assignment], results[student]
+            got_parts = {gid: (p["points"] if p["auto"] else None)
+                         for gid, p in got["parts"].items()}
+            assert (got["status"], got_parts, got["score"]) == \
+                (want["status"], want["parts"], want["score"]), (assignment, student, got)
+
+
+def test_gradebook_holds_one_result_per_notebook_and_the_same_scores(graded):
+    ws, manifest, _ = graded
+    with gbook.open_gradebook(gbook.db_url(ws)) as gb:
+        for assignment in ASSIGNMENTS:
+            counts = gbook.submitted_notebook_counts(gb, assignment)
+            assert counts == {(s, assignment): 1 for s in manifest["students"]}
+            scores = gbook.notebook_scores(gb, assignment, assignment)
+            for student, expected in manifest["expected"].items():
+                assert scores[student]["parts"] == expected[assignment]["parts"]
+                cells = gb.find_submission_notebook(assignment, assignment, student).grades
+                assert sorted(g.name for g in cells) == sorted(expected[assignment]["parts"])
+
+
+def hidden_test_lines():
+    """Every substantial line of the hidden tests: the notebooks' hidden blocks and the
+    probes that replace them."""
+    lines = set()
+    for assignment in ASSIGNMENTS:
+        nb = grade_one.load_notebook(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+        sources = [grade_one.hidden_part(c.source) for c in nb.cells
+                   if grade_one.is_test_cell(c)]
+        checks, _ = load_checks(assignment)
+        sources += [check.probe for check in checks.values()]
+        for source in sources:
+            for line in source.splitlines():
+                line = line.strip()
+                if len(line) >= 20 and not line.startswith("#"):
+                    lines.add(line)
+    return lines
+
+
+def test_feedback_shows_scores_and_messages_but_no_hidden_test(graded):
+    ws, manifest, _ = graded
+    secret = hidden_test_lines()
+    assert len(secret) > 50
+    first = ASSIGNMENTS[0]
+    pages = sorted((ws / "feedback").glob("*/*/*.html"))
+    assert len(pages) == len(manifest["students"]) * len(ASSIGNMENTS)
+    for page in pages:
+        text = html.unescape(page.read_text())
+        leaked = [line for line in secret if line in text]
+        assert not leaked, (page, leaked[:3])
+    # a student with one wrong part sees which part failed and a teaching message
+    page = html.unescape(re.sub(r"<[^>]+>", "", (ws / "feedback" / "1002" / first /
+                                                f"{first}.html").read_text()))
+    expected = manifest["expected"]["1002"][first]
+    wrong = [gid for gid, pts in expected["parts"].items() if pts == 0.0]
+    assert len(wrong) == 1 and "not passed" in page and wrong[0] in page
+    max_score = results_of(ws, first)["1002"]["max_score"]
+    assert f"Score: {expected['score']:g} / {max_score:g}" in page
+    failed = html.unescape((ws / "feedback" / "1008" / first / f"{first}.html").read_text())
+    assert "invalid JSON" in failed
+
+
+def test_export_has_a_column_per_part_and_nbgrader_export_still_works(graded):
+    ws, manifest, _ = graded
+    for assignment in ASSIGNMENTS:
+        with open(ws / "export" / f"{assignment}.csv", newline="") as fh:
+            rows = {row["student_id"]: row for row in csv.DictReader(fh)}
+        for student, expected in manifest["expected"].items():
+            row = rows[student]
+            for gid, points in expected[assignment]["parts"].items():
+                assert row[gid] == ("" if points is None else f"{points:g}")
+            assert float(row["total"]) == expected[assignment]["score"]
+            assert row["status"] == expected[assignment]["status"]
+    # nbgrader's own export reads the same gradebook
+    out = ws / "nbgrader-grades.csv"
+    subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "export",
+                    f"--CourseDirectory.db_url={gbook.db_url(ws)}", "--to", str(out)],
+                   cwd=ws, check=True, capture_output=True)
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(manifest["students"]) * len(ASSIGNMENTS)
+    for row in rows:
+        expected = manifest["expected"][row["student_id"]][row["assignment"]]
+        assert float(row["raw_score"]) == expected["score"]
+
+
+def test_report_has_plots_and_lists_failed_submissions(graded):
+    ws, manifest, _ = graded
+    page = (ws / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2 * len(ASSIGNMENTS) + 1
+    assert "http://" not in page and "https://" not in page  # works offline
+    for student, by_assignment in manifest["expected"].items():
+        for assignment, expected in by_assignment.items():
+            if expected["status"] == "failed":
+                assert f"<td>{assignment}</td><td>{student}</td>" in page
+
+
+def test_a_second_run_grades_nothing_new(graded):
+    ws, manifest, _ = graded
+    proc = autograder("grade", ASSIGNMENTS[0], "-w", ws, "-j", 2)
+    assert f"{len(manifest['students'])} submissions, 0 to grade" in proc.stderr
+    assert proc.stdout.count("(unchanged)") == len(manifest["students"])
+
+
+def test_a_killed_run_resumes_and_gives_the_same_grades(graded, demo_class, tmp_path):
+    """SIGKILL the grader midway, run it again: nothing is graded twice or lost, the
+    gradebook holds one result per notebook, and the grades equal the uninterrupted run.
+    (Seven students of the first assignment, to keep the suite short.)"""
+    root, manifest = demo_class
+    reference_ws = graded[0]
+    assignment = ASSIGNMENTS[0]
+    students = sorted(manifest["students"])[:7]
+    only = [arg for s in students for arg in ("--student", s)]
+    ws = tmp_path / "workspace"
+    autograder("collect", manifest["sources"][assignment], "-a", assignment, "-w", ws)
+    results = ws / "results" / assignment
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", assignment,
+                             "-w", str(ws), "-j", "2", *only], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while len(list(results.glob("*.json"))) < 3 and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = {p.stem for p in results.glob("*.json")}
+    assert 3 <= len(done_before) < len(students)
+
+    rerun = autograder("grade", assignment, "-w", ws, "-j", 2, *only)
+    n_left = len(students) - len(done_before)
+    assert f"{n_left} to grade ({len(done_before)} unchanged)" in rerun.stderr
+
+    def grades(workspace):
+        return {s: (r["status"], {g: p["points"] for g, p in r["parts"].items()})
+                for s, r in results_of(workspace, assignment).items() if s in students}
+
+    assert grades(ws) == grades(reference_ws)
+    with gbook.open_gradebook(gbook.db_url(ws)) as gb:
+        assert gbook.submitted_notebook_counts(gb, assignment) == \
+            {(s, assignment): 1 for s in students}
+        assert {s: v["parts"] for s, v in
+                gbook.notebook_scores(gb, assignment, assignment).items()} == \
+            {s: manifest["expected"][s][assignment]["parts"] for s in students}
