@@ -148,6 +148,40 @@ def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
     return {"loss": losses, "accuracy": accuracies, "params": params, "seconds": seconds}
 
 
+def train_notes(lr=0.1, epochs=500, seed=1):
+    """The notes' loop exactly as written (book/training-loop.md): plain SGD, eager,
+    batches drawn from ``tf.data`` in every epoch, accuracy on the test batches.
+
+    The baseline of book/optimizers/fast-loop.md and benchmarks/training_loop.py.
+    Same numbers as ``train(OPTIMIZERS["sgd"], {"lr": lr}, epochs, compiled=False)``.
+    """
+    tf.random.set_seed(116)
+    train_db, test_db = make_datasets()
+    w1, b1 = init_params(seed)
+    losses, accuracies = [], []
+    start = time.perf_counter()
+    for _ in range(epochs):
+        loss_all = 0.0
+        for x_train, y_train in train_db:
+            with tf.GradientTape() as tape:
+                y = tf.nn.softmax(tf.matmul(x_train, w1) + b1)
+                y_ = tf.one_hot(y_train, depth=3)
+                loss = tf.reduce_mean(tf.square(y_ - y))
+            loss_all += loss.numpy()
+            grads = tape.gradient(loss, [w1, b1])
+            w1.assign_sub(lr * grads[0])
+            b1.assign_sub(lr * grads[1])
+        losses.append(loss_all / 4)
+        correct, total = 0, 0
+        for x_test, y_test in test_db:
+            pred = tf.argmax(tf.matmul(x_test, w1) + b1, axis=1, output_type=y_test.dtype)
+            correct += int(tf.reduce_sum(tf.cast(pred == y_test, tf.int32)))
+            total += int(x_test.shape[0])
+        accuracies.append(correct / total)
+    seconds = time.perf_counter() - start
+    return {"loss": losses, "accuracy": accuracies, "params": [w1, b1], "seconds": seconds}
+
+
 def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
     """The same loop in NumPy, with the gradient of softmax+MSE written by hand.
 

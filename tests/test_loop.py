@@ -17,6 +17,7 @@ from course.loop import (
     mse_loss,
     sweep_numpy,
     train,
+    train_notes,
     train_numpy,
 )
 from course.optimizers import OPTIMIZERS
@@ -31,6 +32,16 @@ def test_eager_step_and_epoch_compilation_agree_bit_for_bit(name):
     assert eager["loss"] == step["loss"] == epoch["loss"]
     assert eager["accuracy"] == step["accuracy"] == epoch["accuracy"]
     for a, b in zip(eager["params"], epoch["params"]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_the_notes_loop_is_the_eager_loop():
+    """fast-loop.md and the benchmark time train_notes as the notes' baseline."""
+    notes = train_notes(lr=0.1, epochs=5)
+    eager = train(OPTIMIZERS["sgd"], {"lr": 0.1}, epochs=5, compiled=False)
+    np.testing.assert_allclose(notes["loss"], eager["loss"], rtol=1e-6)
+    assert notes["accuracy"] == eager["accuracy"]
+    for a, b in zip(notes["params"], eager["params"]):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
