@@ -341,3 +341,17 @@ def test_a_missing_mathjax_stops_the_build_with_the_command_to_run(tmp_path):
                                mathjax_path="mathjax/tex-chtml.js"))
     with pytest.raises(ConfigError, match="scripts/setup_mathjax.sh"):
         sphinx_ext.check_mathjax(app, app.config)
+
+
+def test_offline_jshtml_drops_the_cdn_and_gives_the_frame_alt_text():
+    from matplotlib.animation import FuncAnimation
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.set(title="A dot", xlabel="x", ylabel="y")
+    (dot,) = ax.plot([0], [0], "o")
+    animation = FuncAnimation(fig, lambda i: dot.set_data([i], [i]), frames=2)
+    assert "maxcdn" in animation.to_jshtml()  # what matplotlib does by itself
+    html = figure_alt.offline_jshtml(animation)
+    assert "maxcdn" not in html and "font-awesome" not in html
+    assert '<img alt="Animation: A dot, y against x." id="_anim_img' in html
+    plt.close("all")
