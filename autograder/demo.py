@@ -188,20 +188,37 @@ def submissions(kit: AssignmentKit, role: str) -> tuple[list[tuple[str, str, str
 
 
 # ----------------------------------------------------------------------------- class
+def build(assignments: list[str] | None = None):
+    """(assignments, [(student, {assignment: (files, expected)})]) for the class."""
+    assignments = list(assignments or available_assignments()[:2])
+    if not assignments:
+        raise RuntimeError("no assignment with solutions, exercises, checks and references")
+    kits = [AssignmentKit(a) for a in assignments]
+    students = class_list(max(len(kit.auto_parts) for kit in kits))
+    return assignments, [(student, {kit.name: submissions(kit, role) for kit in kits})
+                         for student, role in students]
+
+
+def expected_grades(assignments: list[str] | None = None) -> dict:
+    """{student id: {assignment: {"status", "parts", "score"}}}, nothing written."""
+    _, rows = build(assignments)
+    return {student.id: {a: expected for a, (_, expected) in by_assignment.items()}
+            for student, by_assignment in rows}
+
+
 def make_class(out: Path, assignments: list[str] | None = None) -> dict:
     """Write the class's submissions under ``out``; returns (and writes) the expected
     grades: {"assignments": [...], "sources": {assignment: path}, "students":
     {id: name}, "expected": {id: {assignment: {"status", "parts", "score"}}}}."""
     out = Path(out)
-    assignments = list(assignments or available_assignments()[:2])
-    if len(assignments) < 1:
-        raise RuntimeError("no assignment with solutions, exercises, checks and references")
+    assignments, rows = build(assignments)
     out.mkdir(parents=True, exist_ok=True)
-    manifest = {"assignments": assignments, "sources": {}, "students": {}, "expected": {}}
-    kits = [AssignmentKit(a) for a in assignments]
-    students = class_list(max(len(kit.auto_parts) for kit in kits))
-    for index, (assignment, kit) in enumerate(zip(assignments, kits)):
-        lms = index % 2 == 0
+    manifest = {"assignments": assignments, "sources": {},
+                "students": {student.id: student.name for student, _ in rows},
+                "expected": {student.id: {a: e for a, (_, e) in by_a.items()}
+                             for student, by_a in rows}}
+    for index, assignment in enumerate(assignments):
+        lms = index % 2 == 0  # the first as an LMS zip, the second as folders
         if lms:
             target = out / f"{assignment}-lms.zip"
             archive = zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED)
@@ -211,10 +228,8 @@ def make_class(out: Path, assignments: list[str] | None = None) -> dict:
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir()
             (target / ".DS_Store").write_text("x")
-        for student, role in students:
-            files, expected = submissions(kit, role)
-            manifest["students"][student.id] = student.name
-            manifest["expected"].setdefault(student.id, {})[assignment] = expected
+        for student, by_assignment in rows:
+            files, _ = by_assignment[assignment]
             lms_name = student.name.lower().replace(" ", "")
             for file_name, content, ts in files:
                 if lms:
@@ -222,9 +237,7 @@ def make_class(out: Path, assignments: list[str] | None = None) -> dict:
                 else:
                     path = target / student.id / file_name
                     path.parent.mkdir(exist_ok=True)
-                    if path.exists():  # a later version in a folder layout replaces it
-                        path.unlink()
-                    path.write_text(content, encoding="utf-8")
+                    path.write_text(content, encoding="utf-8")  # a later version wins
         if lms:
             archive.writestr("README.txt", "Downloaded from the course's LMS.\n")
             archive.close()

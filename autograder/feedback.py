@@ -63,9 +63,12 @@ def render(student: str, assignment: str, result: dict, scores: dict | None) -> 
             f"<td>{_points(score)} / {_points(part.get('max_points'))}</td>"
             f"<td>{verdict}</td><td>{'<ul>' + messages + '</ul>' if messages else ''}"
             "</td></tr>")
-    status = ""
+    pending = sum(p.get("max_points", 0) for gid, p in parts.items()
+                  if not p.get("auto") and book.get(gid) is None)
+    status = (f"<p>{pending:g} point(s) are graded by hand and not included yet.</p>"
+              if pending else "")
     if result.get("status") != "graded":
-        status = (f'<p class="status-failed"><strong>Your notebook could not be graded '
+        status += (f'<p class="status-failed"><strong>Your notebook could not be graded '
                   f"completely:</strong> {_e(result.get('reason') or 'unknown reason')}</p>")
     notes = "".join(f"<li>{_e(n)}</li>" for n in result.get("notes", []))
     notes_html = f"<h2>Notes from the grader</h2><ul>{notes}</ul>" if notes else ""

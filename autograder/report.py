@@ -60,10 +60,13 @@ def collect_data(workspace: Path, assignment: str, db: str | None) -> dict:
                                           "max": part.get("max_points", 0),
                                           "auto": part.get("auto", True),
                                           "passed": 0, "not_passed": 0, "failed": 0,
+                                          "by_hand": 0,
                                           "scores": [], "messages": Counter()})
             book = scores.get(student, {}).get("parts", {})
             info["scores"].append(book.get(gid, part.get("points")) or 0.0)
-            if result.get("status") != "graded" and not part.get("passed"):
+            if not part.get("auto", True):
+                info["by_hand"] += 1
+            elif result.get("status") != "graded" and not part.get("passed"):
                 info["failed"] += 1
             elif part.get("passed"):
                 info["passed"] += 1
@@ -77,38 +80,46 @@ def collect_data(workspace: Path, assignment: str, db: str | None) -> dict:
     return {"results": results, "totals": totals, "parts": parts, "max": max_score}
 
 
-def _score_histogram(assignment: str, data: dict) -> str:
+def score_histogram(assignment: str, totals: list[float], max_score: float):
+    """A matplotlib figure: how many students got each total score."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.2))
-    top = max(data["max"], 1)
+    top = max(max_score, 1)
     bins = [x - 0.5 for x in range(int(top) + 2)] if top <= 40 else 20
-    ax.hist(list(data["totals"].values()), bins=bins, color="#3b75af", edgecolor="white")
-    ax.set_title(f"{assignment}: total scores ({len(data['totals'])} submissions)")
-    ax.set_xlabel(f"score (out of {data['max']:g})")
+    ax.hist(totals, bins=bins, color="#3b75af", edgecolor="white")
+    ax.set_title(f"{assignment}: total scores ({len(totals)} submissions)")
+    ax.set_xlabel(f"score (out of {max_score:g})")
     ax.set_ylabel("students")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    return _png(fig)
+    return fig
 
 
-def _parts_chart(assignment: str, data: dict) -> str:
+def parts_outcomes(assignment: str, outcomes: dict[str, dict[str, int]]):
+    """A matplotlib figure: per part, how many students passed, did not pass, had a
+    submission that failed as a whole, or await manual grading.
+    ``outcomes``: {part: {"passed": n, "not_passed": n, "failed": n, "by_hand": n}}."""
     import matplotlib.pyplot as plt
 
-    names = list(data["parts"])
-    fig, ax = plt.subplots(figsize=(5.2, 0.5 + 0.45 * max(len(names), 1)))
+    names = list(outcomes)
+    fig, ax = plt.subplots(figsize=(5.2, 0.9 + 0.45 * max(len(names), 1)))
     left = [0] * len(names)
     for key, label, color in (("passed", "passed", "#2e8b57"),
                               ("not_passed", "not passed", "#d9822b"),
-                              ("failed", "submission failed", "#a61b1b")):
-        values = [data["parts"][n][key] for n in names]
+                              ("failed", "submission failed", "#a61b1b"),
+                              ("by_hand", "graded by hand", "#9a9a9a")):
+        values = [outcomes[n].get(key, 0) for n in names]
+        if not any(values):
+            continue
         ax.barh(names, values, left=left, label=label, color=color)
         left = [a + b for a, b in zip(left, values)]
     ax.invert_yaxis()
     ax.set_title(f"{assignment}: outcome per part")
     ax.set_xlabel("students")
     ax.set_ylabel("part (grade_id)")
-    ax.legend(loc="lower right", fontsize="small")
-    return _png(fig)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="small",
+              frameon=False)
+    return fig
 
 
 def _hardest_chart(rows: list[tuple]) -> str:
@@ -158,8 +169,9 @@ def write_report(workspace: Path, assignments: list[str] | None = None,
         sections.append(f"""
 <h2>{_e(assignment)}</h2>
 <div class="figs"><img alt="Histogram of total scores for {_e(assignment)}"
- src="{_score_histogram(assignment, data)}">
-<img alt="Outcome per part for {_e(assignment)}" src="{_parts_chart(assignment, data)}">
+ src="{_png(score_histogram(assignment, list(totals.values()), data['max']))}">
+<img alt="Outcome per part for {_e(assignment)}"
+ src="{_png(parts_outcomes(assignment, data['parts']))}">
 </div>
 <table><thead><tr><th>Part</th><th>Points</th><th>Mean score</th><th>Passed</th>
 <th>Most frequent messages (count)</th></tr></thead>
