@@ -43,7 +43,8 @@ def variants():
     sgd = OPTIMIZERS["sgd"]
     hp = sgd.hyperparams(lr=LR)
     return {
-        "notes' loop, eager (tf.data each epoch)": lambda e: train_notes(lr=LR, epochs=e),
+        "notes' loop, eager (tf.data each epoch)":
+            lambda e: train_notes(lr=LR, epochs=e),
         "eager, batches cut once": lambda e: train(sgd, hp, epochs=e, compiled=False),
         "tf.function on the step": lambda e: train(sgd, hp, epochs=e, compiled="step"),
         "tf.function on the epoch": lambda e: train(sgd, hp, epochs=e, compiled=True),
@@ -100,9 +101,10 @@ def main():
               f" {eager / result['seconds']:8.1f}x {result['loss'][-1]:12.8f}")
 
     reference = np.array(results["tf.function on the epoch"]["loss"])
-    worst = max(np.max(np.abs(np.array(r["loss"]) - reference)) for r in results.values())
-    print(f"\nLargest difference of any variant's epoch losses from the compiled loop's: "
-          f"{worst:.1e}")
+    worst = max(np.max(np.abs(np.array(r["loss"]) - reference))
+                for r in results.values())
+    print("\nLargest difference of any variant's epoch losses from the compiled "
+          f"loop's: {worst:.1e}")
     print(f"Load average at end: {os.getloadavg()[0]:.2f} (1 min)")
 
 

@@ -109,7 +109,8 @@ def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
     All three compute the same numbers (tests/test_loop.py).
     """
     if compiled not in (False, True, "step", "epoch"):
-        raise ValueError(f"compiled must be False, True, 'step' or 'epoch', not {compiled!r}")
+        raise ValueError(
+            f"compiled must be False, True, 'step' or 'epoch', not {compiled!r}")
     tf.random.set_seed(116)
     train_batches, test_batches = make_batches()
     num_test = sum(int(x.shape[0]) for x, _ in test_batches)
@@ -145,7 +146,8 @@ def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
         losses.append(loss_all / len(batch_losses))  # 120 flowers / 32 = 4 batches
         accuracies.append(sum(int(c) for c in total_correct) / num_test)
     seconds = time.perf_counter() - start
-    return {"loss": losses, "accuracy": accuracies, "params": params, "seconds": seconds}
+    return {"loss": losses, "accuracy": accuracies, "params": params,
+            "seconds": seconds}
 
 
 def train_notes(lr=0.1, epochs=500, seed=1):
@@ -174,12 +176,14 @@ def train_notes(lr=0.1, epochs=500, seed=1):
         losses.append(loss_all / 4)
         correct, total = 0, 0
         for x_test, y_test in test_db:
-            pred = tf.argmax(tf.matmul(x_test, w1) + b1, axis=1, output_type=y_test.dtype)
+            pred = tf.argmax(tf.matmul(x_test, w1) + b1, axis=1,
+                             output_type=y_test.dtype)
             correct += int(tf.reduce_sum(tf.cast(pred == y_test, tf.int32)))
             total += int(x_test.shape[0])
         accuracies.append(correct / total)
     seconds = time.perf_counter() - start
-    return {"loss": losses, "accuracy": accuracies, "params": [w1, b1], "seconds": seconds}
+    return {"loss": losses, "accuracy": accuracies, "params": [w1, b1],
+            "seconds": seconds}
 
 
 def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
@@ -220,11 +224,12 @@ def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
         pred = np.argmax(x_test @ w1 + b1, axis=1)
         accuracies.append(float(np.mean(pred == y_test)))
     seconds = time.perf_counter() - start
-    return {"loss": losses, "accuracy": accuracies, "params": params, "seconds": seconds}
+    return {"loss": losses, "accuracy": accuracies, "params": params,
+            "seconds": seconds}
 
 
 def sweep_numpy(optimizer, learning_rates, epochs=500, seed=1, **hyperparams):
-    """:func:`train_numpy` for several learning rates at once (the comparison page's sweep).
+    """:func:`train_numpy` for several learning rates at once (comparison.md's sweep).
 
     The K runs are stacked along a leading axis (w1 is K x 4 x 3) and ``lr`` is a
     K x 1 x 1 array, so one Python loop trains all of them; the NumPy rules work

@@ -291,7 +291,8 @@ def side_by_side(ours, theirs, steps=(1, 2, 3, 100), name="w1[0, 0]"):
         for step_a, step_b in zip(ours, theirs)
         for a, b in zip(step_a, step_b)
     )
-    lines.append(f"largest difference over {len(ours)} steps, all weights: {largest:.3g}")
+    lines.append(
+        f"largest difference over {len(ours)} steps, all weights: {largest:.3g}")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 
-# --- NumPy twins of course.optimizers --------------------------------------------------
+# --- NumPy twins of course.optimizers ------------------------------------------
 
 
 def _zeros(params, value=0.0):
@@ -154,14 +154,14 @@ DEFAULTS = {
 
 
 def hyperparams(name, **overrides):
-    """The rule's Keras defaults with ``overrides`` applied (unknown keys are an error)."""
+    """The rule's Keras defaults with ``overrides`` (unknown keys are an error)."""
     unknown = set(overrides) - set(DEFAULTS[name])
     if unknown:
         raise TypeError(f"{name} has no hyperparameter {sorted(unknown)}")
     return {**DEFAULTS[name], **overrides}
 
 
-# --- Test functions ---------------------------------------------------------------------
+# --- Test functions -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def lr_sweep(name, learning_rates, function, num_steps, **overrides):
     ])
 
 
-# --- Figures ----------------------------------------------------------------------------
+# --- Figures --------------------------------------------------------------------
 
 
 def contour(ax, function, num_levels=25, antialiased=True):
@@ -257,7 +257,8 @@ def contour(ax, function, num_levels=25, antialiased=True):
     ax.contour(X, Y, Z, levels=levels, colors="0.75", linewidths=0.7,
                linestyles="solid", antialiased=antialiased)
     if function.minimum is not None:
-        ax.plot(*function.minimum, marker="*", color="k", markersize=10, linestyle="none")
+        ax.plot(*function.minimum, marker="*", color="k", markersize=10,
+                linestyle="none")
     ax.set(xlim=function.xlim, ylim=function.ylim, xlabel="x", ylabel="y")
     return ax
 
@@ -309,6 +310,7 @@ def animate_paths(function, paths, title, frames=40, interval=120, dpi=80):
         counter.set_text(f"step {end - 1}")
         return [*lines.values(), *heads.values(), counter]
 
-    animation = FuncAnimation(fig, draw, frames=len(shown), interval=interval, blit=True)
+    animation = FuncAnimation(fig, draw, frames=len(shown), interval=interval,
+                              blit=True)
     plt.close(fig)
     return animation
