@@ -333,29 +333,61 @@ except OSError:
 """
 
 
-def test_a_site_built_without_network_renders_its_formulas(browser, tmp_path):
-    """Builds a one-page book in a network namespace (bwrap) and opens it offline."""
-    bwrap = shutil.which("bwrap")
-    if not bwrap:
-        pytest.fail("no bwrap: apt-get install bubblewrap (.ci/run installs it)")
-    isolate = [bwrap, "--dev-bind", "/", "/", "--unshare-net", "--die-with-parent",
-               "--"]
-    probe = subprocess.run(isolate + [sys.executable, "-c", PROBE],
-                           capture_output=True, text=True)
-    assert probe.stdout.strip() == "offline", (
-        f"bwrap --unshare-net did not give a namespace without network: {probe}")
+class OfflineBuild:
+    """A one-page book built by scripts/build_book.py inside `bwrap --unshare-net`.
 
-    book = tmp_path / "book"
-    book.mkdir()
-    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
-    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-    (book / "page.md").write_text(OFFLINE_PAGE)
-    build = subprocess.run(
-        isolate + [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(book)],
-        capture_output=True, text=True, timeout=300)
-    assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
+    It starts when the module's first test does and runs beside the page tests
+    (about 10 s, mostly jupyter-book's start and one kernel); the last test waits.
+    """
 
-    site = book / "_build" / "html"
+    def __init__(self, folder: Path):
+        self.folder, self.error, self.process = folder, None, None
+        bwrap = shutil.which("bwrap")
+        if not bwrap:
+            self.error = "no bwrap: apt-get install bubblewrap (.ci/run installs it)"
+            return
+        isolate = [bwrap, "--dev-bind", "/", "/", "--unshare-net", "--die-with-parent",
+                   "--"]
+        probe = subprocess.run(isolate + [sys.executable, "-c", PROBE],
+                               capture_output=True, text=True)
+        if probe.stdout.strip() != "offline":
+            self.error = f"bwrap --unshare-net left the network reachable: {probe}"
+            return
+        book = folder / "book"
+        book.mkdir()
+        shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+        (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+        (book / "page.md").write_text(OFFLINE_PAGE)
+        self.log = folder / "build.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                isolate + [sys.executable, str(ROOT / "scripts" / "build_book.py"),
+                           str(book)],
+                stdout=log, stderr=subprocess.STDOUT)
+        self.site = book / "_build" / "html"
+
+    def wait(self) -> Path:
+        if self.error:
+            pytest.fail(self.error)
+        returncode = self.process.wait(timeout=300)
+        assert returncode == 0, self.log.read_text()[-3000:]
+        return self.site
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_build(tmp_path_factory):
+    build = OfflineBuild(tmp_path_factory.mktemp("offline-build"))
+    yield build
+    build.stop()
+
+
+def test_a_site_built_without_network_renders_its_formulas(browser, offline_build):
+    site = offline_build.wait()
     html = BeautifulSoup((site / "page.html").read_text(), "html.parser")
     assert html.find("img", alt=re.compile("Loss of a built-offline page")), (
         "the plot's alt text was not written from its title")
