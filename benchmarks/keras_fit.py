@@ -1,0 +1,177 @@
+"""How long does the notes' Keras fit take, and what do the usual speed knobs buy?
+
+The seed notes' "fast build example" (book/keras/six-steps.md) fits one Dense(3)
+layer on 120 iris flowers for 500 epochs: 4 batches of 32 per epoch, validation on
+the last 30 flowers every 20 epochs. Each epoch does almost no arithmetic, so the
+time goes into Keras's per-epoch machinery (a new tf.data iterator, callbacks,
+metric resets). This script times the notes' setup and variants of it:
+
+    notes                  batch 32, the Keras defaults (no XLA on a CPU-only machine)
+    steps_per_execution=4  the whole epoch (4 batches) in one call of the train function
+    jit_compile=True       XLA-compiled train step
+    spe=4 + jit            both
+    batch_size=120         one full batch per epoch (a different algorithm: 1 update/epoch)
+    validation_freq=1      validate after every epoch instead of every 20th
+    tf.data, cached        the same split fed as prebuilt tf.data.Datasets
+
+Every variant builds a fresh model from the same seed and runs in this one
+process after a warm-up fit, so the first variant does not pay TensorFlow's
+start-up. The final loss and accuracies are printed too: a knob that changes
+them changes the experiment, not only its speed.
+
+    .venv/bin/python benchmarks/keras_fit.py                 # all variants, 500 epochs
+    .venv/bin/python benchmarks/keras_fit.py --epochs 100    # quicker
+    .venv/bin/python benchmarks/keras_fit.py --seeds 8       # spread of the notes' numbers
+
+``--seeds N`` skips the timing and instead runs the notes' setup with N seeds
+(116, then 1, 2, ...) to show how far the final numbers move with the random
+initial weights and shuffle order alone (book/keras/six-steps.md quotes it);
+``--vary init`` or ``--vary shuffle`` changes only one of the two.
+
+Timings are wall-clock seconds on whatever machine runs this; check that the
+machine is otherwise idle (`uptime`) and compare ratios, not absolute numbers.
+"""
+
+import argparse
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from course.data import load_iris_shuffled  # noqa: E402
+
+SEED = 116
+
+
+def build_model(seed=SEED, jit_compile="auto", steps_per_execution=1, shuffle_seed=None):
+    """The notes' model and compile step, with the Keras 3 spelling.
+
+    ``seed`` fixes everything (Python, NumPy, TensorFlow); the initial weights are
+    drawn here, when the layer is built. ``shuffle_seed``, if given, then resets
+    TensorFlow's seed alone, which drives fit's per-epoch shuffle, so that the
+    starting weights and the batch order can be varied separately.
+    """
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TF seeds (Keras 3 needs all)
+    model = keras.Sequential([
+        keras.Input(shape=(4,)),
+        keras.layers.Dense(3, activation="softmax",
+                           kernel_regularizer=keras.regularizers.l2()),
+    ])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+        metrics=["sparse_categorical_accuracy"],
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
+    if shuffle_seed is not None:
+        tf.random.set_seed(shuffle_seed)
+    return model
+
+
+def fit_notes(model, x, y, epochs, batch_size=32, validation_freq=20):
+    return model.fit(x, y, batch_size=batch_size, epochs=epochs,
+                     validation_split=0.2, validation_freq=validation_freq, verbose=0)
+
+
+def fit_cached_datasets(model, x, y, epochs, batch_size=32, validation_freq=20):
+    """The same 120/30 split (validation = last 20 %), fed as cached tf.data pipelines."""
+    split = int(len(x) * 0.8)
+    train = (tf.data.Dataset.from_tensor_slices((x[:split], y[:split])).cache()
+             .shuffle(split, seed=SEED).batch(batch_size).prefetch(2))
+    val = tf.data.Dataset.from_tensor_slices((x[split:], y[split:])).batch(batch_size).cache()
+    return model.fit(train, epochs=epochs, validation_data=val, shuffle=False,
+                     validation_freq=validation_freq, verbose=0)  # shuffled above
+
+
+VARIANTS = {
+    "notes": (dict(), dict()),
+    "steps_per_execution=4": (dict(steps_per_execution=4), dict()),
+    "jit_compile=True": (dict(jit_compile=True), dict()),
+    "spe=4 + jit": (dict(steps_per_execution=4, jit_compile=True), dict()),
+    "batch_size=120": (dict(), dict(batch_size=120)),
+    "validation_freq=1": (dict(), dict(validation_freq=1)),
+    "tf.data, cached": (dict(), dict(fit=fit_cached_datasets)),
+}
+
+
+def final_numbers(history):
+    """Last loss, accuracy, val_loss, val accuracy (NaN when fit never validated)."""
+    h = history.history
+    names = ["loss", "sparse_categorical_accuracy",
+             "val_loss", "val_sparse_categorical_accuracy"]
+    return tuple(h[name][-1] if name in h else float("nan") for name in names)
+
+
+def time_variants(x, y, epochs, names):
+    fit_notes(build_model(), x, y, epochs=2)  # warm-up: TF kernels, tracing caches
+    print(f"{epochs} epochs of the notes' iris fit; {platform.processor() or 'cpu'}, "
+          f"{os.cpu_count()} cores, TF {tf.__version__}, Keras {keras.__version__}\n")
+    header = (f"{'variant':24s} {'seconds':>8s} {'ms/epoch':>9s} {'speed-up':>9s}   "
+              f"{'loss':>6s} {'acc':>6s} {'val_loss':>8s} {'val_acc':>7s}")
+    print(header)
+    print("-" * len(header))
+    baseline = None
+    for name in names:
+        compile_kwargs, fit_kwargs = VARIANTS[name]
+        fit_kwargs = dict(fit_kwargs)
+        fit = fit_kwargs.pop("fit", fit_notes)
+        model = build_model(**compile_kwargs)
+        start = time.perf_counter()
+        history = fit(model, x, y, epochs=epochs, **fit_kwargs)
+        seconds = time.perf_counter() - start
+        baseline = baseline or seconds
+        loss, acc, val_loss, val_acc = final_numbers(history)
+        print(f"{name:24s} {seconds:8.1f} {1000 * seconds / epochs:9.1f} "
+              f"{baseline / seconds:8.2f}x   {loss:6.3f} {acc:6.3f} {val_loss:8.3f} "
+              f"{val_acc:7.3f}", flush=True)
+
+
+def seed_spread(x, y, epochs, num_seeds, vary):
+    seeds = [SEED] + list(range(1, num_seeds))
+    varied = {"both": "starting weights and batch order",
+              "init": "starting weights only (batch order of seed 116)",
+              "shuffle": "batch order only (starting weights of seed 116)"}[vary]
+    print(f"the notes' setup, {epochs} epochs, {len(seeds)} seeds varying the {varied}\n")
+    print(f"{'seed':>5s} {'loss':>7s} {'acc':>7s} {'val_loss':>9s} {'val_acc':>8s}")
+    rows = []
+    for seed in seeds:
+        if vary == "both":
+            model = build_model(seed=seed)
+        elif vary == "init":
+            model = build_model(seed=seed, shuffle_seed=SEED)
+        else:
+            model = build_model(seed=SEED, shuffle_seed=seed)
+        history = fit_notes(model, x, y, epochs=epochs)
+        rows.append(final_numbers(history))
+        print(f"{seed:5d} " + " ".join(f"{v:7.3f}" for v in rows[-1]), flush=True)
+    rows = np.array(rows)
+    print("\n  min " + " ".join(f"{v:7.3f}" for v in rows.min(axis=0)))
+    print("  max " + " ".join(f"{v:7.3f}" for v in rows.max(axis=0)))
+    print("notes  0.333   0.967     0.400    1.000")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=500)
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS),
+                        choices=list(VARIANTS), metavar="NAME")
+    parser.add_argument("--seeds", type=int, default=0,
+                        help="instead of timing, run the notes' setup with this many seeds")
+    parser.add_argument("--vary", choices=["both", "init", "shuffle"], default="both",
+                        help="with --seeds: what the seed changes (default: both)")
+    args = parser.parse_args()
+    x, y = load_iris_shuffled()  # all 150 flowers, shuffled with seed 116, as in the notes
+    if args.seeds:
+        seed_spread(x, y, args.epochs, args.seeds, args.vary)
+    else:
+        time_variants(x, y, args.epochs, args.variants)
+
+
+if __name__ == "__main__":
+    main()
