@@ -10,7 +10,8 @@
    course/ipython_startup.py, so each plot carries alt text made of its titles and axis
    labels (course.figure_alt); myst-nb's image output gets it. A plot without a title
    or an axis label, and any image left without alt text, is a build warning, which
-   the strict build turns into a failure.
+   the strict build turns into a failure. A notebook cache from before this is
+   emptied once.
 3. **Launch and download.** The Colab button of a MyST page opens that page's
    notebook as the published site holds it (Colab reads only .ipynb from GitHub; the
    repository keeps pages as .md): ``_sources/<page>.ipynb`` on the branch
@@ -51,6 +52,7 @@ if importlib.util.find_spec("course") is None:
     importlib.invalidate_caches()
 """
 SETUP_CELL_TAG = "course-remote-setup"
+CACHE_STAMP = ".course-figure-alt-1"
 
 
 # --- 1. MathJax served by the site ------------------------------------------------
@@ -101,6 +103,27 @@ def use_startup_file(app: Sphinx, config) -> None:
     os.environ["PYTHONSTARTUP"] = str(STARTUP_FILE)
 
 
+def refresh_old_cache(app: Sphinx) -> None:
+    """Empty, once, a notebook cache written before the build recorded alt text.
+
+    jupyter-cache keys outputs on the code alone, so pages executed before this
+    extension existed would come back without alt text (and fail the build). The
+    stamp file marks a cache whose outputs carry it; bump CACHE_STAMP when what the
+    kernels record changes.
+    """
+    config = getattr(app.env, "mystnb_config", None)
+    if config is None or config.execution_mode != "cache":
+        return
+    cache = Path(config.execution_cache_path)
+    stamp = cache / CACHE_STAMP
+    if cache.is_dir() and not stamp.exists():
+        LOGGER.info(f"course.sphinx_ext: emptying {cache} once (its outputs predate "
+                    "the figures' alt text); the pages execute again")
+        shutil.rmtree(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
+
+
 def patch_myst_nb_images() -> None:
     """myst-nb takes only width/height from an output's metadata: add the alt text."""
     from myst_nb.core.render import NbElementRenderer
@@ -138,9 +161,7 @@ def check_alt_text(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         if in_output:
             hint = ("show a matplotlib figure with plt.show() (the build writes "
                     "its alt text from its titles and labels) or give the code cell "
-                    "the option `:mystnb: {image: {alt: \"...\"}}`; a page executed "
-                    "before course.sphinx_ext existed needs "
-                    "`rm -rf _build/.jupyter_cache`")
+                    "the option `:mystnb: {image: {alt: \"...\"}}`")
         else:
             hint = "add `:alt:` to the figure or image, or text in ![...](path)"
         LOGGER.warning(f"image without alt text ({image.get('uri')}): {hint}",
@@ -232,6 +253,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("course_colab_branch", "gh-pages", "html")
     app.connect("config-inited", check_mathjax)
     app.connect("config-inited", use_startup_file)
+    app.connect("builder-inited", refresh_old_cache, priority=900)  # after myst-nb's
     app.connect("build-finished", copy_mathjax)
     app.connect("doctree-resolved", check_alt_text)
     app.connect("html-page-context", fix_launch_buttons, priority=600)
