@@ -549,8 +549,22 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
     reply: dict | None = None
     reply_at = None
     flood_cap = 16 * limits.max_output_bytes
+    next_memory_check = time.monotonic() + 0.5
     while True:
         now = time.monotonic()
+        if now >= next_memory_check:
+            # RLIMIT_AS bounds each process; this bounds them all together (a cell
+            # that forks could otherwise hold max_processes x memory_bytes)
+            next_memory_check = now + 0.5
+            rss = tree_rss(client)
+            if rss > limits.memory_bytes:
+                kill_kernel(client)
+                result.kernel_dead = True
+                result.limit = "memory"
+                result.error = (f"the kernel's processes used {_human(rss)} together, over "
+                                f"the memory limit of {_human(limits.memory_bytes)}: "
+                                "killed")
+                break
         if interrupted_at is None and now >= cell_deadline:
             result.timed_out = True
             if notebook_limited:
@@ -703,7 +717,7 @@ def _one_line(text: str) -> str:
 
 
 def _human(n: int) -> str:
-    return f"{n / GIB:g} GiB" if n >= GIB else f"{n / MIB:g} MiB"
+    return f"{n / GIB:.3g} GiB" if n >= GIB else f"{n / MIB:.3g} MiB"
 
 
 def _descendants(root: int) -> set[int]:
@@ -727,6 +741,22 @@ def _descendants(root: int) -> set[int]:
                 out.add(child)
                 todo.append(child)
     return out
+
+
+def tree_rss(client) -> int:
+    """Resident memory of the kernel and everything it started, in bytes."""
+    root = _launcher_pid(client)
+    if root is None:
+        return 0
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    total = 0
+    for pid in _descendants(root):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def _launcher_pid(client) -> int | None:

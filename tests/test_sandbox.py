@@ -132,6 +132,31 @@ def test_process_memory_and_file_limits(boxed):
     assert res.limit == "file size", res.error
 
 
+def test_memory_of_all_processes_together_is_limited(tmp_path):
+    """RLIMIT_AS is per process; forked children are counted together by run_cell."""
+    if not sandbox.sandbox_available():
+        pytest.skip(sandbox.sandbox_status())
+    limits = Limits(cell_timeout=20, memory_bytes=768 * 2**20)
+    with start_kernel(tmp_path, limits, sandbox=True) as client:
+        res = run_cell(client, "import os, time\nfor i in range(4):\n"
+                               "    if os.fork() == 0:\n"
+                               "        x = b'1' * (200 * 2**20)\n"
+                               "        time.sleep(60)\n"
+                               "time.sleep(30)")
+        assert res.limit == "memory" and res.kernel_dead, res.error
+        assert "used" in res.error and "together, over the memory limit of 768 MiB" \
+            in res.error
+
+
+def test_notebook_deadline_kills_the_kernel(tmp_path):
+    limits = Limits(cell_timeout=10, notebook_timeout=2)
+    with start_kernel(tmp_path, limits, sandbox=sandbox.sandbox_available()) as client:
+        assert run_cell(client, "import time\ntime.sleep(1)").error is None
+        res = run_cell(client, "time.sleep(5)")
+        assert res.timed_out and res.limit == "notebook time" and res.kernel_dead
+        assert "notebook time limit of 2 s" in res.error
+
+
 def test_kernel_killed_when_it_ignores_the_interrupt(tmp_path):
     if not sandbox.sandbox_available():
         pytest.skip(sandbox.sandbox_status())
@@ -145,7 +170,9 @@ def test_kernel_killed_when_it_ignores_the_interrupt(tmp_path):
         assert time.monotonic() - started < 3 + 5 + 3
         later = run_cell(client, "print(1)")
         assert later.kernel_dead and later.error.startswith("kernel is not running")
+        runtime = Path(client.connection_file).parent
     assert not Path(f"/proc/{launcher}").exists()
+    assert not runtime.exists()  # connection file and sockets removed
     assert tmp_path.stat().st_uid == os.geteuid()  # handed back to the grader
 
 
