@@ -108,6 +108,17 @@ def folder_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def notebook_in(folder: Path, notebook: str) -> tuple[Path, str | None]:
+    """The notebook to grade in a submission folder: ``<notebook>.ipynb``, else the
+    only notebook there (with a note saying so)."""
+    path = folder / f"{notebook}.ipynb"
+    if not path.exists():
+        others = sorted(folder.glob("*.ipynb"))
+        if len(others) == 1:
+            return others[0], f"graded {others[0].name} (no {notebook}.ipynb)"
+    return path, None
+
+
 def results_dir(workspace: Path, assignment: str) -> Path:
     return workspace / "results" / assignment
 
@@ -174,7 +185,10 @@ def grade(workspace, assignment_name: str, *, workers: int | None = None,
         if not sandbox:
             grade_one.kernels.warn_unsandboxed()  # once, here; workers inherit the flag
     url = gbook.db_url(workspace, db)
-    gbook.ensure_assignment(url, assignment.name, assignment.template_path)
+    try:
+        gbook.ensure_assignment(url, assignment.name, assignment.template_path)
+    except RuntimeError as error:  # nbgrader: graded cells changed after submissions
+        raise UsageError(f"gradebook {url}: {error}") from None
 
     found = submission_dirs(workspace, assignment.name)
     if students:
@@ -184,7 +198,7 @@ def grade(workspace, assignment_name: str, *, workers: int | None = None,
                          "(run collect first)")
     names = roster_names(workspace)
     previous = load_results(workspace, assignment.name)
-    hashes, todo = {}, []
+    hashes, todo, renamed = {}, [], {}
     for student, folder in found.items():
         hashes[student] = folder_sha256(folder)
         old = previous.get(student)
@@ -192,7 +206,8 @@ def grade(workspace, assignment_name: str, *, workers: int | None = None,
                  and old.get("grader_sha256") == assignment.fingerprint
                  and old.get("final", True))
         if force or not fresh:
-            todo.append(Task(student, str(folder / f"{assignment.notebook}.ipynb")))
+            path, renamed[student] = notebook_in(folder, assignment.notebook)
+            todo.append(Task(student, str(path)))
 
     results = {s: previous[s] for s in found if s not in {t.id for t in todo}}
     with gbook.open_gradebook(url) as gb:
@@ -203,6 +218,8 @@ def grade(workspace, assignment_name: str, *, workers: int | None = None,
 
         def on_result(student: str, result: dict) -> None:
             result = complete_result(result, assignment)
+            if renamed.get(student):
+                result.setdefault("notes", []).insert(0, renamed[student])
             result.update(student=student, assignment=assignment.name,
                           submission_sha256=hashes[student],
                           grader_sha256=assignment.fingerprint,
@@ -232,6 +249,8 @@ def grade(workspace, assignment_name: str, *, workers: int | None = None,
                 env=KERNEL_THREAD_ENV)
             try:
                 Pool(config).run(todo, on_result, progress.tick)
+            except RuntimeError as error:  # a worker could not even load the assignment
+                raise UsageError(str(error)) from None
             finally:
                 progress.close()
     print_table(results, {t.id for t in todo}, out)

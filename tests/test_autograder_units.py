@@ -183,7 +183,7 @@ def toy_assignment(root: Path) -> dict:
             "references": str(root / "toy_refs.json")}
 
 
-def toy_submission(ws: Path, student: str, body: str) -> None:
+def toy_submission(ws: Path, student: str, body: str, name: str = "toy.ipynb") -> None:
     folder = ws / "submitted" / student / "toy"
     folder.mkdir(parents=True)
     nb = nbformat.v4.new_notebook()
@@ -191,7 +191,7 @@ def toy_submission(ws: Path, student: str, body: str) -> None:
     c.metadata["nbgrader"] = {"grade_id": "square", "solution": True, "grade": False,
                               "locked": False, "schema_version": 3}
     nb.cells = [c]
-    nbformat.write(nb, str(folder / "toy.ipynb"))
+    nbformat.write(nb, str(folder / name))
 
 
 def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
@@ -201,6 +201,7 @@ def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     toy_submission(ws, "good", "def square(x):\n    return x * x")
     toy_submission(ws, "wrong", "def square(x):\n    return 2 * x")
+    toy_submission(ws, "copied", "def square(x):\n    return x ** 2", "toy-Copy1.ipynb")
     toy_submission(ws, "loops", "def square(x):\n    while True:\n        pass")
     toy_submission(ws, "dies", "import os\nos._exit(1)")
     # a value that makes the judge kill its worker process: the batch must go on
@@ -210,6 +211,8 @@ def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
     results = cli.grade(ws, "toy", workers=2, limits=limits, out=out, err=err, **spec)
     status = {s: (r["status"], r["score"]) for s, r in results.items()}
     assert status["good"] == ("graded", 2.0)
+    assert status["copied"] == ("graded", 2.0)
+    assert results["copied"]["notes"][0] == "graded toy-Copy1.ipynb (no toy.ipynb)"
     assert status["wrong"] == ("graded", 0.0)
     assert status["loops"][0] == "failed" and "time limit" in results["loops"]["reason"]
     assert status["dies"] == ("failed", 0.0)
@@ -218,7 +221,7 @@ def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
     assert results["crash"]["final"] is False  # graded again on the next run
     assert "square is wrong" in results["wrong"]["parts"]["square_test"]["messages"][0]
     table = out.getvalue()
-    assert "5 submissions: 2 graded, 3 failed" in table
+    assert "6 submissions: 3 graded, 3 failed" in table
     with gbook.open_gradebook(gbook.db_url(ws)) as gb:
         assert gbook.submitted_notebook_counts(gb, "toy") == \
             {(s, "toy"): 1 for s in results}
