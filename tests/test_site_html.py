@@ -207,7 +207,7 @@ def test_notebook_page_has_launch_and_download_buttons(page):
                  for a in html.select(".dropdown-download-buttons a")}
     assert {".ipynb", ".md"} <= set(downloads), downloads
     md_path, _ = local_target(page, downloads[".md"])
-    assert md_path.read_text().startswith("---\njupytext:"), f"{md_path} is no page source"
+    assert md_path.read_text().startswith("---\njupytext:"), f"{md_path}: not a page"
     ipynb_path, _ = local_target(page, downloads[".ipynb"])
     notebook = nbformat.read(ipynb_path, as_version=4)
     nbformat.validate(notebook)
