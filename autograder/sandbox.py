@@ -556,7 +556,7 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
             # RLIMIT_AS bounds each process; this bounds them all together (a cell
             # that forks could otherwise hold max_processes x memory_bytes)
             next_memory_check = now + 0.5
-            rss = tree_rss(client)
+            rss = tree_memory(client)
             if rss > limits.memory_bytes:
                 kill_kernel(client)
                 result.kernel_dead = True
@@ -743,17 +743,27 @@ def _descendants(root: int) -> set[int]:
     return out
 
 
-def tree_rss(client) -> int:
-    """Resident memory of the kernel and everything it started, in bytes."""
+def tree_memory(client) -> int:
+    """Memory of the kernel and everything it started, in bytes, once it started
+    anything (0 before: one process is bounded by RLIMIT_AS already).
+
+    Proportional set size: pages a fork shares with its parent count once, split
+    between them, so a fork bomb is not mistaken for a memory bomb.
+    """
     root = _launcher_pid(client)
     if root is None:
         return 0
-    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    pids = _descendants(root)
+    if not pids - getattr(client, "ag_kernel_pids", set()):
+        return 0
     total = 0
-    for pid in _descendants(root):
+    for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm", "rb") as fh:
-                total += int(fh.read().split()[1]) * page
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
         except (OSError, ValueError, IndexError):
             continue
     return total

@@ -1,0 +1,96 @@
+"""What the sandbox costs per notebook: kernel start-up and one graded notebook.
+
+    python benchmarks/sandbox.py [--repeats 5] [--assignment sgd_momentum]
+
+Alternates sandboxed and plain runs (so that a change in machine load hits both) of:
+
+1. kernel start-up: ``sandbox.start_kernel`` until the kernel answers, then shut down;
+2. start-up plus ``import tensorflow`` and one tiny op (the floor of a graded notebook);
+3. ``grade_one.grade_submission`` of the instructor's own notebook (all parts pass).
+
+Prints the median of each, the sandboxed/plain ratio, and the load average before and
+after (timings are wall clock: quote them from a quiet machine). The whole class's
+figure, the one issue 7 bounds at +15%, comes from benchmarks/autograde.py, which
+grades the synthetic class with and without the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from autograder import grade_one, sandbox  # noqa: E402
+from autograder.scheduler import KERNEL_THREAD_ENV  # noqa: E402
+
+
+def start_only(sandboxed: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        with sandbox.start_kernel(Path(tmp), sandbox.Limits(), sandbox=sandboxed) as kc:
+            seconds = time.perf_counter() - start
+            assert sandbox.run_cell(kc, "1").error is None
+    return seconds
+
+
+def with_tensorflow(sandboxed: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        with sandbox.start_kernel(Path(tmp), sandbox.Limits(), sandbox=sandboxed,
+                                  env=KERNEL_THREAD_ENV) as kc:
+            res = sandbox.run_cell(kc, "import tensorflow as tf\n"
+                                       "float(tf.reduce_sum(tf.ones(3)))")
+            assert res.error is None, res.error
+            return time.perf_counter() - start
+
+
+def grade_solution(sandboxed: bool, assignment) -> float:
+    start = time.perf_counter()
+    result = grade_one.grade_submission(
+        assignment.template_path, assignment.name, assignment.template,
+        assignment.checks, assignment.references, sandbox.Limits(), sandboxed,
+        support_dir=assignment.support_dir)
+    assert result["status"] == "graded" and result["score"] == sum(
+        p["max_points"] for p in result["parts"].values() if p["auto"]), result
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--assignment", default="sgd_momentum")
+    args = parser.parse_args()
+    if not sandbox.sandbox_available():
+        sys.exit(f"no sandbox to compare with: {sandbox.sandbox_status()}")
+    os.environ["AUTOGRADER_SANDBOX_WARNED"] = "1"  # plain runs are on purpose here
+    os.environ.update(KERNEL_THREAD_ENV)
+    assignment = grade_one.load_assignment(args.assignment)
+    print(f"load average before: {os.getloadavg()}, {os.cpu_count()} cores")
+    measures = {
+        "kernel start-up": start_only,
+        "start-up + import tensorflow": with_tensorflow,
+        f"grade {args.assignment} (solution)": lambda s: grade_solution(s, assignment),
+    }
+    for label, func in measures.items():
+        times = {True: [], False: []}
+        func(True), func(False)  # warm the file cache
+        for _ in range(args.repeats):
+            for sandboxed in (True, False):
+                times[sandboxed].append(func(sandboxed))
+        boxed, plain = statistics.median(times[True]), statistics.median(times[False])
+        print(f"{label:40s} sandbox {boxed:6.2f} s   plain {plain:6.2f} s   "
+              f"ratio {boxed / plain:5.3f}   ({boxed - plain:+.2f} s, "
+              f"median of {args.repeats})")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

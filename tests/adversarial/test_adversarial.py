@@ -1,0 +1,181 @@
+"""Issue 7, end to end: a class of adversarial submissions graded in the sandbox.
+
+``adversarial_cases.build`` writes 40+ submissions against the real sgd_momentum assignment; ONE
+``python -m autograder grade`` run (``cli.grade``, 2 workers, sandbox on) grades them
+all. Each case is then checked for its status and reason, its points per part in the
+results AND in nbgrader's gradebook (so no student's grades are changed by another),
+its notes, and its attack report; and globally: canary files outside the sandbox were
+neither read (atime) nor written, no marker file appeared, no connection reached a
+port the test opened on the host, the gradebook holds one submission per student,
+and no process of the sandbox outlived the run.
+
+Needs bubblewrap (Linux; .ci/run installs it): skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import adversarial_cases as adversarial
+from autograder import cli, gradebook, sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+ASSIGNMENT = adversarial.ASSIGNMENT
+# Generous per-cell time (the set-up cell imports TensorFlow, slow on a busy machine);
+# fewer processes than the default so that the fork bomb is stopped quickly.
+LIMITS = sandbox.Limits(cell_timeout=20, notebook_timeout=150, max_processes=32)
+
+pytestmark = pytest.mark.skipif(not sandbox.sandbox_available(),
+                                reason=f"no sandbox here: {sandbox.sandbox_status()}")
+
+
+class Listener:
+    """A TCP port on the host's loopback that records every connection."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections: list = []
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, addr = self.sock.accept()
+            except OSError:
+                continue
+            self.connections.append(addr)
+            conn.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def orphaned_sandboxes() -> list[int]:
+    """bubblewrap processes whose grader is gone (reparented to init): a sandbox that
+    outlived its run. Other graders running at the same time keep their parents."""
+    orphans = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
+        ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
+        if comm == b"bwrap" and ppid == 1:
+            orphans.append(int(entry))
+    return orphans
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("adversarial")
+    workspace, outside = root / "workspace", root / "outside"
+    listener = Listener()
+    try:
+        built = adversarial.build(workspace, REPO, listener.port, outside)
+        canaries = adversarial.canary_paths(workspace, outside)
+        before = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
+                  for p in canaries]
+        started = time.monotonic()
+        results = cli.grade(workspace, ASSIGNMENT, workers=2, sandbox=True,
+                            limits=LIMITS, out=io.StringIO(), err=io.StringIO())
+        seconds = time.monotonic() - started
+        after = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
+                 for p in canaries]
+    finally:
+        listener.close()
+    with gradebook.open_gradebook(gradebook.db_url(workspace)) as gb:
+        scores = gradebook.notebook_scores(gb, ASSIGNMENT, ASSIGNMENT)
+        counts = gradebook.submitted_notebook_counts(gb, ASSIGNMENT)
+        manual = {(student, gid): gb.find_grade(gid, ASSIGNMENT, ASSIGNMENT,
+                                                student).needs_manual_grade
+                  for student in scores for gid in adversarial.POINTS}
+    return {"cases": built, "results": results, "scores": scores, "counts": counts,
+            "manual": manual,
+            "canaries": canaries, "before": before, "after": after,
+            "connections": list(listener.connections), "seconds": seconds,
+            "workspace": workspace}
+
+
+def test_the_class_covers_every_class_of_attack(graded):
+    print(f"graded {len(graded['cases'])} adversarial submissions in "
+          f"{graded['seconds']:.0f} s with 2 workers")
+    kinds = {}
+    for case in graded["cases"].values():
+        kinds.setdefault(case.kind, []).append(case.name)
+    assert len(graded["cases"]) >= 25
+    assert set(kinds) == {"control", "isolation", "judgement", "limits", "tampered",
+                          "malformed"}
+    assert set(graded["results"]) == set(graded["cases"])  # the batch never stopped
+
+
+def pytest_generate_tests(metafunc):
+    if "case_name" in metafunc.fixturenames:
+        names = sorted(adversarial.case_names())
+        metafunc.parametrize("case_name", names)
+
+
+def test_case_outcome(graded, case_name):
+    case = graded["cases"][case_name]
+    result = graded["results"][case_name]
+    assert result["status"] == case.status, (result["status"], result.get("reason"))
+    if case.reason:
+        assert case.reason in (result.get("reason") or ""), result.get("reason")
+    else:
+        assert not result.get("reason"), result.get("reason")
+    auto = {gid: part["points"] for gid, part in result["parts"].items() if part["auto"]}
+    expected = case.parts if case.parts is not None else adversarial.ZERO
+    assert auto == expected, {g: result["parts"][g]["messages"] for g in auto}
+    assert result["score"] == sum(expected.values())
+    # the gradebook agrees, part by part, and nothing waits for manual grading
+    book = graded["scores"][case_name]
+    assert {g: book["parts"][g] for g in expected} == expected
+    assert not any(graded["manual"][case_name, g] for g in expected)  # scored, not pending
+    for gid, wanted in case.messages.items():
+        assert any(wanted in m for m in result["parts"][gid]["messages"]), \
+            result["parts"][gid]["messages"]
+    notes = result.get("notes", [])
+    for wanted in case.notes:
+        assert any(wanted in note for note in notes), (wanted, notes)
+    if case.report:
+        reports = [n for n in notes if "ATTACK-REPORT" in n]
+        assert reports, notes  # the attack ran ...
+        assert not any("LEAKED" in n for n in reports), reports  # ... and got nothing
+    for marker in case.markers:
+        assert not Path(marker).exists(), marker
+
+
+def test_no_file_outside_the_sandbox_was_read_or_written(graded):
+    for path, before, after in zip(graded["canaries"], graded["before"], graded["after"]):
+        assert path.read_text() == adversarial.CANARY_TEXT
+        assert after == before, path  # mtime, atime (a read would move it), size
+
+
+def test_no_connection_reached_the_host(graded):
+    assert graded["connections"] == []
+
+
+def test_one_gradebook_entry_per_student(graded):
+    assert set(graded["scores"]) == set(graded["cases"])
+    assert all(n == 1 for n in graded["counts"].values()), graded["counts"]
+
+
+def test_no_sandbox_outlived_the_run(graded):
+    assert orphaned_sandboxes() == []
