@@ -8,9 +8,10 @@ goes to the instructor workspace, ``workspace/`` by default or ``$COURSE_WORKSPA
 ``workspace/`` and ``*.db`` are git-ignored. ``make exercises`` (autograder/release.py)
 uses a throw-away gradebook in a temporary folder.
 
-Use it from the repository root with
-``nbgrader <command> --config autograder/nbgrader_config.py ...``, or load it in
-Python with ``autograder.release.course_config()``.
+Give it to nbgrader's commands with
+``nbgrader <command> --JupyterApp.config_file=autograder/nbgrader_config.py ...``
+(nbgrader 0.9 has no ``--config`` alias), or load it in Python with
+``autograder.release.course_config()``.
 """
 
 import os
@@ -20,6 +21,7 @@ c = get_config()  # noqa: F821 (traitlets provides it)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = Path(os.environ.get("COURSE_WORKSPACE", ROOT / "workspace")).resolve()
+WORKSPACE.mkdir(parents=True, exist_ok=True)  # sqlite creates the gradebook, not its folder
 
 c.CourseDirectory.course_id = "gd-keras-course"
 c.CourseDirectory.root = str(ROOT)
