@@ -421,7 +421,8 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
     log_file = open(log_path, "wb")
     try:
         km.start_kernel(env=kernel_env, cwd=str(workdir), stdout=subprocess.DEVNULL,
-                        stderr=log_file, stdin=subprocess.DEVNULL)
+                        stderr=log_file, stdin=subprocess.DEVNULL,
+                        **_die_with_grader())
         client = km.client(context=client_context)
         client.allow_stdin = False
         client.start_channels()
@@ -454,6 +455,30 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
         if uid is not None:
             with contextlib.suppress(OSError):
                 _chown_tree(workdir, os.geteuid())
+
+
+def _die_with_grader() -> dict:
+    """Popen arguments that make the launched process (bubblewrap, or the plain
+    kernel) get SIGKILL when the grader dies, even by SIGKILL: no sandbox outlives
+    its grader. (Linux's parent-death signal follows the thread that started the
+    kernel: call start_kernel from a thread that lives as long as the kernel.)"""
+    if not sys.platform.startswith("linux"):
+        return {}
+    try:
+        import ctypes
+        import signal
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return {}
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the grader died before prctl took effect
+            os._exit(1)
+
+    return {"preexec_fn": preexec}
 
 
 def _chown_tree(root: Path, uid: int) -> None:

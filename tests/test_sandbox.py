@@ -7,6 +7,8 @@ the reason, where it is missing.
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -174,6 +176,41 @@ def test_kernel_killed_when_it_ignores_the_interrupt(tmp_path):
     assert not Path(f"/proc/{launcher}").exists()
     assert not runtime.exists()  # connection file and sockets removed
     assert tmp_path.stat().st_uid == os.geteuid()  # handed back to the grader
+
+
+def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (an orphan's zombie may wait for an
+    init that reaps slowly)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
+
+
+@pytest.mark.parametrize("sandboxed", [False, pytest.param(True, marks=needs_bwrap)],
+                         ids=["plain", "sandboxed"])
+def test_kernel_dies_with_a_killed_grader(sandboxed, tmp_path):
+    """SIGKILL the grader mid-cell: its kernel (and sandbox) must not live on."""
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom autograder import sandbox\n"
+        f"with sandbox.start_kernel(Path({str(tmp_path)!r}), sandbox.Limits(), "
+        f"sandbox={sandboxed}) as kc:\n"
+        "    pids = sandbox._descendants(sandbox._launcher_pid(kc))\n"
+        "    print(sandbox._launcher_pid(kc), *pids, flush=True)\n"
+        "    sandbox.run_cell(kc, 'import time; time.sleep(60)')\n")
+    grader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True,
+                              env=dict(os.environ, AUTOGRADER_SANDBOX_WARNED="1"))
+    pids = [int(p) for p in grader.stdout.readline().split()]
+    assert pids and all(alive(p) for p in pids)
+    time.sleep(0.5)
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 5
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in pids)
 
 
 # ------------------------------------------------------------------ both modes
