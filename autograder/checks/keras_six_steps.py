@@ -140,8 +140,10 @@ def _probe_predict(flowers):
     try:
         model = tf.keras.Sequential([tf.keras.Input(shape=(4,)),
                                      tf.keras.layers.Dense(3, activation="softmax")])
-        _probe_fixed_weights(model, seed=404, scale=1.0)
-        predicted = np.asarray(predict_classes(model, np.array(flowers, dtype="float32")))
+        x = np.array(flowers, dtype="float32")
+        w = np.random.default_rng(404).normal(0.0, 1.0, (4, 3)).astype("float32")
+        model.set_weights([w, -(x.mean(axis=0) @ w)])  # centred scores: every class wins
+        predicted = np.asarray(predict_classes(model, x))
         return {{"shape": list(predicted.shape), "integer": bool(np.issubdtype(predicted.dtype, np.integer)),
                 "classes": _probe_floats(predicted) if predicted.size < 1000 else None}}
     except Exception as error:
@@ -180,6 +182,8 @@ def compute_references(nb):
     namespace = solution_namespace("keras_six_steps", nb)
     got = {gid: run_probe(CHECKS[gid].probe, namespace) for gid in
            ("build_model", "compile_model", "fit_history", "choose_loss", "predict_classes")}
+    classes = got["predict_classes"]["classes"]
+    assert len(set(classes)) == 3, f"hidden flowers should fall in all three classes: {classes}"
     return {
         "build_model": {**SPEC, "outputs": got["build_model"]["outputs"], "rtol": 1e-4},
         "compile_model": {**SPEC, "losses": got["compile_model"]["losses"], "rtol": 1e-3},
@@ -369,6 +373,9 @@ MISTAKES = [
     Mistake("predict_classes", "predict_answer", "argmax over the wrong axis",
             "np.argmax(probabilities, axis=1)", "np.argmax(probabilities, axis=0)",
             "argmax over axis 0 picks a flower per class, not a class per flower."),
+    Mistake("predict_classes", "predict_answer", "one class for every flower",
+            "return np.argmax(probabilities, axis=1)", "return np.zeros(len(x), dtype=int)",
+            "the same class for every flower."),
     Mistake("predict_classes", "predict_answer", "probabilities returned",
             "return np.argmax(probabilities, axis=1)", "return probabilities.numpy()",
             "the probabilities, not the classes."),
