@@ -61,6 +61,9 @@ def test_strict_build(tmp_path, case):
         if case == "cell_error":
             # the failing notebook's log, with the traceback, is printed
             assert "failing notebook log" in output and "boom from a cell" in output
+        # a second build with nothing changed must fail again, not pass on stale state
+        again = _build(tmp_path, body)
+        assert again.returncode != 0, f"{case}: the unchanged rebuild passed"
     else:
         assert result.returncode == 0, output[-3000:]
         html = (tmp_path / "_build" / "html" / "page.html").read_text()
