@@ -236,6 +236,7 @@ def _bwrap_fs_args(python_roots: list[str]) -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
+    args += ["--perms", "0755", "--dir", "/etc"]  # else 0700: unreadable after setuid
     for path in ETC_FILES:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
