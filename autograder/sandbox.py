@@ -18,6 +18,9 @@ also its ``HOME``). It never sees the repository root, ``solutions/``,
 as root, the kernel drops to an unprivileged user id of its own, so that the process
 limit (``RLIMIT_NPROC``) is enforced. Memory, file size and process limits are
 ``setrlimit`` limits set by a tiny wrapper just before the kernel starts; no cgroups.
+``run_cell`` adds what rlimits cannot do: it sums the memory (PSS) of all the kernel's
+processes twice a second, and kills whatever a cell started once the cell ends.
+The sandbox dies with the grader (``--die-with-parent`` and a parent-death signal).
 
 Without bubblewrap (macOS, a machine without ``bwrap``) the same interface runs the kernel
 as a plain local process with the same rlimits, and says so loudly, once.
