@@ -27,6 +27,7 @@ th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left;
          vertical-align: top; }
 th { background: #f4f4f4; }
 img { max-width: 100%; }
+td ul { margin: 0; padding-left: 1.1rem; }
 .figs { display: flex; flex-wrap: wrap; gap: 1rem; }
 .figs img { width: 28rem; }
 """
@@ -149,20 +150,24 @@ def write_report(workspace: Path, assignments: list[str] | None = None,
         n_failed = sum(r.get("status") != "graded" for r in results.values())
         values = list(totals.values()) or [0.0]
         seconds = [r["seconds"] for r in results.values() if "seconds" in r]
+        boxed = sum(bool(r.get("sandboxed")) for r in results.values())
         summary.append((assignment, len(results), len(results) - n_failed, n_failed,
                         statistics.mean(values), statistics.median(values), data["max"],
-                        statistics.median(seconds) if seconds else None))
+                        statistics.median(seconds) if seconds else None,
+                        f"{boxed} of {len(results)}"))
         part_rows = []
         for gid, info in data["parts"].items():
             n = info["passed"] + info["not_passed"] + info["failed"]
             rate = info["passed"] / n if n else 0.0
-            common = "; ".join(f"{m} ({k})" for m, k in info["messages"].most_common(2))
+            common = "".join(f"<li>{_e(m)} ({k}&times;)</li>"
+                             for m, k in info["messages"].most_common(2))
+            common = f"<ul>{common}</ul>" if common else ""
             if info["auto"]:
                 hardest.append((assignment, gid, rate, common))
             part_rows.append(
                 f"<tr><td>{_e(info['title'])}<br><code>{_e(gid)}</code></td>"
                 f"<td>{info['max']:g}</td><td>{statistics.mean(info['scores']):.2f}</td>"
-                f"<td>{rate:.0%}</td><td>{_e(common)}</td></tr>")
+                f"<td>{rate:.0%}</td><td>{common}</td></tr>")
         for student, result in sorted(results.items()):
             if result.get("status") != "graded":
                 failed.append((assignment, student, result.get("reason", "")))
@@ -179,11 +184,12 @@ def write_report(workspace: Path, assignments: list[str] | None = None,
     hardest.sort(key=lambda r: r[2])
     summary_rows = "".join(
         f"<tr><td>{_e(a)}</td><td>{n}</td><td>{g}</td><td>{f}</td><td>{m:.2f}</td>"
-        f"<td>{md:g}</td><td>{mx:g}</td><td>{'-' if s is None else f'{s:.1f} s'}</td></tr>"
-        for a, n, g, f, m, md, mx, s in summary)
+        f"<td>{md:g}</td><td>{mx:g}</td><td>{'-' if s is None else f'{s:.1f} s'}</td>"
+        f"<td>{box}</td></tr>"
+        for a, n, g, f, m, md, mx, s, box in summary)
     hardest_rows = "".join(
         f"<tr><td>{_e(a)}</td><td><code>{_e(g)}</code></td><td>{r:.0%}</td>"
-        f"<td>{_e(c)}</td></tr>" for a, g, r, c in hardest[:12])
+        f"<td>{c}</td></tr>" for a, g, r, c in hardest[:12])
     failed_rows = "".join(f"<tr><td>{_e(a)}</td><td>{_e(s)}</td><td>{_e(r)}</td></tr>"
                           for a, s, r in failed) or \
         '<tr><td colspan="3">none</td></tr>'
@@ -194,7 +200,8 @@ def write_report(workspace: Path, assignments: list[str] | None = None,
 <style>{STYLE}</style></head><body>
 <h1>Grading report</h1>
 <table><thead><tr><th>Assignment</th><th>Submissions</th><th>Graded</th><th>Failed</th>
-<th>Mean</th><th>Median</th><th>Max</th><th>Median time per notebook</th></tr></thead>
+<th>Mean</th><th>Median</th><th>Max</th><th>Median time per notebook</th>
+<th>Sandboxed</th></tr></thead>
 <tbody>{summary_rows}</tbody></table>
 <h2>Hardest parts</h2>
 {hardest_fig}

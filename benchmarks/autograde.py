@@ -145,8 +145,13 @@ def main(argv=None) -> int:
           f"{nb / plain:.2f}x (unsandboxed); target >= 1.8x")
     print(f"sandbox overhead: {100 * (box - plain) / plain:+.1f}% (target <= 15%)")
     print(f'python -c "import tensorflow": {tf:.1f} s, the floor of any per-notebook kernel')
-    print(f"same total as nbgrader for {agree} of {n_notebooks} notebooks"
-          + (f"; different: {differ}" if differ else ""))
+    print(f"same total as nbgrader for {agree} of {n_notebooks} notebooks")
+    for a, student, theirs, ours in differ:
+        extra = sorted(p.name for p in (tool_ws / "submitted" / student / a).glob("*.py"))
+        why = (f": the submission has {', '.join(extra)} next to the notebook; nbgrader's "
+               "kernel imports it, the tool never runs a student's extra files"
+               if extra else "")
+        print(f"  {a} {student}: nbgrader {theirs}, tool {ours}{why}")
     if args.repeats > 1:
         print("all runs (s): " + json.dumps({k: [round(v, 1) for v in t]
                                              for k, t in times.items()}))
