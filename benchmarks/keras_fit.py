@@ -14,10 +14,11 @@ metric resets). This script times the notes' setup and variants of it:
     validation_freq=1      validate after every epoch instead of every 20th
     tf.data, cached        the same split fed as prebuilt tf.data.Datasets
 
-Every variant builds a fresh model from the same seed and runs in this one
-process after a warm-up fit, so the first variant does not pay TensorFlow's
-start-up. The final loss and accuracies are printed too: a knob that changes
-them changes the experiment, not only its speed.
+Every variant builds a fresh model from the same seed and is timed in a fresh
+Python process after a 2-epoch warm-up fit (in one long process each new model fits
+a little slower than the one before). With ``--repeats N`` the rounds interleave
+and the fastest of the N counts. The final loss and accuracies are printed too: a
+knob that changes them changes the experiment, not only its speed.
 
     .venv/bin/python benchmarks/keras_fit.py                 # all variants, 500 epochs
     .venv/bin/python benchmarks/keras_fit.py --epochs 100    # quicker
@@ -38,8 +39,11 @@ machine is otherwise idle (`uptime`) and compare ratios, not absolute numbers.
 """
 
 import argparse
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -114,29 +118,49 @@ def final_numbers(history):
     return tuple(h[name][-1] if name in h else float("nan") for name in names)
 
 
-def time_variants(x, y, epochs, names, repeats=1):
-    """Time each variant; with repeats > 1 the rounds interleave and the fastest counts.
+def run_variant(name, x, y, epochs):
+    """Build a fresh model for one variant, fit it, return (seconds, final numbers)."""
+    compile_kwargs, fit_kwargs = VARIANTS[name]
+    fit_kwargs = dict(fit_kwargs)
+    fit = fit_kwargs.pop("fit", fit_notes)
+    model = build_model(**compile_kwargs)
+    start = time.perf_counter()
+    history = fit(model, x, y, epochs=epochs, **fit_kwargs)
+    return time.perf_counter() - start, final_numbers(history)
 
-    Interleaving and taking the minimum keeps a burst of load from another process
-    from landing on one variant only.
+
+def run_variant_in_fresh_process(name, epochs):
+    """run_variant in a new Python process: nothing left over from earlier models."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--one", name, "--epochs", str(epochs)],
+        capture_output=True, text=True, check=True)
+    seconds, *numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    return seconds, tuple(numbers)
+
+
+def time_variants(x, y, epochs, names, repeats=1, fresh_process=True):
+    """Time each variant; the rounds interleave and the fastest of the repeats counts.
+
+    Each fit runs in a fresh process (after a 2-epoch warm-up fit there), because in
+    one long process every new model fits a little slower than the one before, which
+    would favour whichever variant runs first. Interleaving the rounds and keeping
+    the minimum keeps a burst of load from another process from landing on one
+    variant only. ``fresh_process=False`` runs everything here (for tests).
     """
-    fit_notes(build_model(), x, y, epochs=2)  # warm-up: TF kernels, tracing caches
+    if not fresh_process:
+        fit_notes(build_model(), x, y, epochs=2)  # warm-up: TF kernels
     print(f"{epochs} epochs of the notes' iris fit, best of {repeats}; "
           f"{platform.processor() or 'cpu'}, {os.cpu_count()} cores, "
           f"TF {tf.__version__}, Keras {keras.__version__}; "
-          f"load average {os.getloadavg()[0]:.1f} at the start\n")
+          f"load average {os.getloadavg()[0]:.1f} at the start\n", flush=True)
     best, numbers = {}, {}
     for _ in range(repeats):
         for name in names:
-            compile_kwargs, fit_kwargs = VARIANTS[name]
-            fit_kwargs = dict(fit_kwargs)
-            fit = fit_kwargs.pop("fit", fit_notes)
-            model = build_model(**compile_kwargs)
-            start = time.perf_counter()
-            history = fit(model, x, y, epochs=epochs, **fit_kwargs)
-            seconds = time.perf_counter() - start
+            if fresh_process:
+                seconds, numbers[name] = run_variant_in_fresh_process(name, epochs)
+            else:
+                seconds, numbers[name] = run_variant(name, x, y, epochs)
             best[name] = min(seconds, best.get(name, float("inf")))
-            numbers[name] = final_numbers(history)
     header = (f"{'variant':24s} {'seconds':>8s} {'ms/epoch':>9s} {'speed-up':>9s}   "
               f"{'loss':>6s} {'acc':>6s} {'val_loss':>8s} {'val_acc':>7s}")
     print(header)
@@ -210,7 +234,14 @@ def main():
     parser.add_argument("--pages", nargs="*", metavar="PAGE",
                         help="instead, time the cold execution of the Keras pages "
                              "(all, or the named ones, e.g. six-steps)")
+    parser.add_argument("--one", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:   # one timing for time_variants, printed as JSON on the last line
+        x, y = load_iris_shuffled()
+        fit_notes(build_model(), x, y, epochs=2)  # warm-up: TF kernels
+        seconds, numbers = run_variant(args.one, x, y, args.epochs)
+        print(json.dumps([seconds, *numbers]))
+        return
     if args.pages is not None:
         time_pages(args.pages)
         return

@@ -357,7 +357,8 @@ def test_the_benchmark_script_runs(keras, capsys):
     from course.data import load_iris_shuffled
 
     x, y = load_iris_shuffled()
-    bench.time_variants(x, y, epochs=2, names=["notes", "steps_per_execution=4"])
+    bench.time_variants(x, y, epochs=2, names=["notes", "steps_per_execution=4"],
+                        fresh_process=False)
     bench.seed_spread(x, y, epochs=2, num_seeds=2, vary="shuffle")
     out = capsys.readouterr().out
     assert "steps_per_execution=4" in out and "notes  0.333" in out
