@@ -425,14 +425,12 @@ def build(workspace: Path, repo: Path, port: int, outside: Path) -> dict[str, Ca
              markers=markers + ["/tmp/PWNED-adversarial"]), nb)
 
     nb = insert_after(fill(repo, fast), "setup", NETWORK.substitute(port=port))
-    add(Case("iso_network", "isolation", "connects to a port on the host's loopback, "
-             "to PyPI and to a public DNS server", parts=RULES_ONLY, report=True), nb)
-
-    nb = insert_after(fill(repo, fast), "setup", PROCESSES.substitute(
-        workspace=repr(str(workspace))))
-    add(Case("iso_processes", "isolation", "lists processes, reads their environment, "
-             "SIGKILLs pid 1, its parent and every process it can",
-             parts=RULES_ONLY, report=True), nb)
+    insert_after(nb, "sgd_update", PROCESSES.substitute(workspace=repr(str(workspace))))
+    add(Case("iso_network_processes", "isolation", "connects to a port on the host's "
+             "loopback, to PyPI and to a public DNS server; lists processes, reads their "
+             "environment, SIGKILLs pid 1, its parent and every process it can",
+             parts=RULES_ONLY, report=True, notes=["blocked 127.0.0.1", "blocked pids"]),
+        nb)
 
     # -- judgement: every answer wrong, and a trick that would hide it
     tricks = {
