@@ -63,7 +63,10 @@ ENV_PASSTHROUGH = {
 
 #: Largest single message the grader accepts from a kernel; ZeroMQ drops the
 #: connection for a larger one (so a 2 GB print never lands in the grader's memory).
-MAX_MESSAGE_BYTES = 64 * MIB
+MAX_MESSAGE_BYTES = 16 * MIB
+#: Messages the grader queues per connection before ZeroMQ drops newer ones: with the
+#: cap above, a kernel flooding the grader holds at most about 1 GiB of its memory.
+MAX_QUEUED_MESSAGES = 64
 
 #: A few /etc files a Python kernel needs; the rest of /etc stays hidden.
 ETC_FILES = (
@@ -420,6 +423,7 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
     client_context = zmq.Context()
     client_context.setsockopt(zmq.MAXMSGSIZE, max(MAX_MESSAGE_BYTES,
                                                   4 * int(limits.max_output_bytes)))
+    client_context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
     client = None
     log_path = os.path.join(runtime, "kernel.log")
     log_file = open(log_path, "wb")
@@ -430,6 +434,7 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
         client = km.client(context=client_context)
         client.allow_stdin = False
         client.start_channels()
+        _watch_iopub(client)
         try:
             client.wait_for_ready(timeout=limits.startup_timeout)
         except RuntimeError as exc:
@@ -577,6 +582,7 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
     interrupted_at = None
     reply: dict | None = None
     reply_at = None
+    lost = False
     flood_cap = 16 * limits.max_output_bytes
     next_memory_check = time.monotonic() + 0.5
     while True:
@@ -613,6 +619,20 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
                 "; the kernel ignored the interrupt and was killed"
             result.kernel_dead = True
             break
+        if _iopub_cut(client):
+            # a message over MAX_MESSAGE_BYTES: lost with what followed it until now
+            result.truncated = True
+            result.limit = result.limit or "output"
+            result.error = result.error or (
+                f"output lost: a single output over {_human(MAX_MESSAGE_BYTES)} was "
+                "discarded; cell interrupted")
+            _reconnect_iopub(client)
+            lost = True
+            if interrupted_at is None:
+                _interrupt(client)
+                interrupted_at = time.monotonic()
+        if lost and reply is not None:
+            break  # the kernel finished; its "idle" may have been lost with the rest
         if reply_at is not None and now - reply_at > 5:
             # the kernel answered but its "idle" never came: ZeroMQ dropped a message
             # over MAX_MESSAGE_BYTES (and what followed it on the way)
@@ -858,14 +878,44 @@ def _find_reply(client, msg_id: str, wait: float = 0) -> dict | None:
             return msg
 
 
+def _watch_iopub(client) -> None:
+    """Watch the IOPub connection: ZeroMQ cuts it when a message is over
+    MAX_MESSAGE_BYTES, and does not reconnect by itself."""
+    import zmq
+
+    client.ag_iopub_monitor = client.iopub_channel.socket.get_monitor_socket(
+        zmq.EVENT_DISCONNECTED)
+
+
+def _iopub_cut(client) -> bool:
+    """Whether the IOPub connection was cut since the last look."""
+    import zmq
+
+    monitor = getattr(client, "ag_iopub_monitor", None)
+    cut = False
+    while monitor is not None:
+        try:
+            monitor.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        except zmq.ZMQError:
+            break
+        cut = True
+    return cut
+
+
 def _reconnect_iopub(client) -> None:
-    """ZeroMQ does not reconnect a subscriber it cut off for an oversized message:
-    open a fresh IOPub connection for the cells that follow."""
+    """Open a fresh IOPub connection for what follows (the old one was cut)."""
+    with contextlib.suppress(Exception):
+        client.iopub_channel.socket.disable_monitor()
+    with contextlib.suppress(Exception):
+        client.ag_iopub_monitor.close(linger=0)
     with contextlib.suppress(Exception):
         client.iopub_channel.close()
     client._iopub_channel = None
     with contextlib.suppress(Exception):
         client.iopub_channel.start()
+        _watch_iopub(client)
     time.sleep(0.2)  # let the subscription reach the kernel
 
 

@@ -243,7 +243,11 @@ def test_output_limit_counts_text_images_and_html(kernel):
     res = run_cell(kernel, f"display({{'image/png': '{png}'}}, raw=True)")
     assert res.truncated
     res = run_cell(kernel, "while True:\n    print('z' * 1000)")
-    assert res.truncated and "output flood" in res.error
+    assert res.truncated and res.limit == "output" and "interrupted" in res.error
+    # one message over MAX_MESSAGE_BYTES never reaches the grader's memory
+    res = run_cell(kernel, "print('y' * (40 * 2**20))")
+    assert res.truncated and "a single output over 16 MiB" in res.error
+    assert text(run_cell(kernel, "print('still here')")) == "still here\n"
 
 
 def test_hidden_traceback_still_counts_as_an_error(kernel):
