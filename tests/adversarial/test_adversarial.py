@@ -135,6 +135,8 @@ def pytest_generate_tests(metafunc):
 
 
 def test_case_outcome(graded, case_name):
+    if case_name == "limit_fork_bomb" and os.geteuid() != 0:
+        pytest.skip("the process limit needs a grader running as root (own uid per kernel)")
     case = graded["cases"][case_name]
     result = graded["results"][case_name]
     assert result["status"] == case.status, (result["status"], result.get("reason"))
