@@ -396,9 +396,12 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
                     "uid": uid, "gid": uid}
     inner = [sys.executable, "-c", _WRAPPER, json.dumps(wrapper_args)]
     if sandbox:
-        argv = [shutil.which("bwrap"), *_bwrap_fs_args(_python_roots()),
-                "--proc", "/proc", "--dev", "/dev",
+        # The private /tmp comes first: a venv or repository that lives under /tmp
+        # (a CI clone, say) is bound back on top of it, not hidden by it.
+        argv = [shutil.which("bwrap"),
                 "--size", str(int(limits.tmp_bytes)), "--perms", "1777", "--tmpfs", "/tmp",
+                *_bwrap_fs_args(_python_roots()),
+                "--proc", "/proc", "--dev", "/dev",
                 "--bind", runtime, runtime,
                 "--bind", str(workdir), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR,
                 *_bwrap_ns_args(), "--hostname", "sandbox",
