@@ -52,15 +52,7 @@ def is_test_cell(cell) -> bool:
 def visible_part(source: str) -> str:
     """What the student sees of a test cell: everything outside the hidden block
     (the same lines nbgrader's ClearHiddenTests keeps)."""
-    kept, inside = [], False
-    for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept)
+    return intake.strip_hidden_tests(source)
 
 
 def hidden_part(source: str) -> str:
