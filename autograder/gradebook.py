@@ -13,6 +13,7 @@ schema keeps one submitted notebook per student and notebook, and one grade per 
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import sys
 import warnings
@@ -26,6 +27,7 @@ from nbgrader.preprocessors import (
     ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells,
 )
 
+@functools.lru_cache(maxsize=1)
 def course_id() -> str:
     """The course id of the course's nbgrader configuration (autograder/nbgrader_config.py),
     so that nbgrader's own commands run with that configuration see the same course."""

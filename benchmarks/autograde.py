@@ -59,7 +59,8 @@ def run(cmd, **kwargs) -> float:
     CPU["seconds"]: every process it started was waited for by its parent)."""
     cpu = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, **kwargs)
+    kwargs.setdefault("env", ENV)
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
     seconds = time.perf_counter() - start
     CPU["seconds"] = _children_cpu() - cpu
     if proc.returncode not in (0,) and "nbgrader" not in str(cmd[0]):
@@ -69,7 +70,7 @@ def run(cmd, **kwargs) -> float:
 
 def nbgrader_flags(course: Path) -> list[str]:
     """The course's nbgrader configuration, pointed at a throw-away course folder."""
-    return [f"--config={REPO / 'autograder' / 'nbgrader_config.py'}",
+    return [f"--JupyterApp.config_file={REPO / 'autograder' / 'nbgrader_config.py'}",
             f"--CourseDirectory.root={course}",
             f"--CourseDirectory.source_directory={REPO / 'solutions'}",
             f"--CourseDirectory.release_directory={course / 'release'}",
@@ -122,11 +123,11 @@ def main(argv=None) -> int:
         shutil.copytree(tool_ws / "submitted", course / "submitted")
         for a in assignments:  # not timed: nbgrader needs the assignment recorded
             run([NBGRADER, "generate_assignment", a, "--force", *nbgrader_flags(course)],
-                cwd=course)
+                cwd=course, env=dict(ENV, COURSE_WORKSPACE=str(course)))
         wall = cpu = 0.0
         for a in assignments:
             wall += run([NBGRADER, "autograde", a, "--force", *nbgrader_flags(course)],
-                        cwd=course)
+                        cwd=course, env=dict(ENV, COURSE_WORKSPACE=str(course)))
             cpu += CPU["seconds"]
         times["nbgrader"].append(wall)
         cpu_times["nbgrader"].append(cpu)
