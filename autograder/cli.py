@@ -159,22 +159,27 @@ def complete_result(result: dict, assignment: grade_one.Assignment) -> dict:
     return result
 
 
-def grade(workspace, assignment_name: str, *, workers: int | None = None,
-          force: bool = False, db: str | None = None, limits=None,
-          sandbox: bool | None = None, source: str | None = None,
-          checks: str | None = None, references: str | None = None,
-          students: list[str] | None = None, out=None, err=None) -> dict[str, dict]:
-    """Grade every new or changed submission of one assignment; returns
-    {student: result} for every submission (graded now or earlier)."""
+def grade(workspace, assignments, *, workers: int | None = None, force: bool = False,
+          db: str | None = None, limits=None, sandbox: bool | None = None,
+          source: str | None = None, checks: str | None = None,
+          references: str | None = None, students: list[str] | None = None,
+          out=None, err=None) -> dict[str, dict[str, dict]]:
+    """Grade every new or changed submission of one or more assignments in one pool of
+    workers; returns {assignment: {student: result}} for every submission (graded now
+    or earlier)."""
     out, err = out or sys.stdout, err or sys.stderr
+    names = [assignments] if isinstance(assignments, str) else list(assignments)
+    if (checks or references) and len(names) > 1:
+        raise UsageError("--checks and --references apply to one assignment at a time")
     workspace = check_workspace(workspace)
     limits = limits or grade_one.kernels.Limits()
-    assignment = grade_one.load_assignment(assignment_name, source, checks, references)
-    missing = grade_one.missing_checks(assignment)
-    if missing:
-        raise UsageError(f"{assignment_name}: no check or reference for the graded "
-                         f"part(s) {', '.join(missing)} (run python -m autograder."
-                         "references?)")
+    loaded = {}
+    for name in names:
+        loaded[name] = grade_one.load_assignment(name, source, checks, references)
+        missing = grade_one.missing_checks(loaded[name])
+        if missing:
+            raise UsageError(f"{name}: no check or reference for the graded part(s) "
+                             f"{', '.join(missing)} (run python -m autograder.references?)")
     if sandbox and not grade_one.kernels.sandbox_available():
         raise UsageError(f"--sandbox: {grade_one.kernels.sandbox_status()}")
     if sandbox is False:
@@ -184,76 +189,98 @@ def grade(workspace, assignment_name: str, *, workers: int | None = None,
         sandbox = grade_one.kernels.sandbox_available()
         if not sandbox:
             grade_one.kernels.warn_unsandboxed()  # once, here; workers inherit the flag
+
+    # What to grade: every submission whose content or grading inputs changed.
+    found, hashes, results, renamed, todo = {}, {}, {}, {}, []
+    for name, assignment in loaded.items():
+        found[name] = submission_dirs(workspace, name)
+        if students:
+            found[name] = {s: d for s, d in found[name].items() if s in set(students)}
+        if not found[name]:
+            raise UsageError(f"no submissions in {workspace}/submitted/*/{name}/ "
+                             "(run collect first)")
+        previous = load_results(workspace, name)
+        results[name] = {}
+        for student, folder in found[name].items():
+            hashes[name, student] = folder_sha256(folder)
+            old = previous.get(student)
+            fresh = (old is not None and old.get("submission_sha256") == hashes[name, student]
+                     and old.get("grader_sha256") == assignment.fingerprint
+                     and old.get("final", True))
+            if fresh and not force:
+                results[name][student] = old
+            else:
+                path, renamed[name, student] = notebook_in(folder, assignment.notebook)
+                todo.append(Task(f"{name}/{student}", str(path), name))
+        print(f"{name}: {len(found[name])} submissions, "
+              f"{sum(t.assignment == name for t in todo)} to grade "
+              f"({len(results[name])} unchanged)", file=err)
+
+    n_workers = max(1, min(workers or default_workers(), len(todo) or 1))
+    pool = Pool(PoolConfig(
+        spec={"assignments": {name: {"source": source, "checks": checks,
+                                     "references": references} for name in names},
+              "limits": dataclasses.asdict(limits), "sandbox": sandbox},
+        workers=n_workers,
+        task_timeout=limits.notebook_timeout + getattr(limits, "startup_timeout", 60) + 60,
+        log_dir=workspace / "logs" / "+".join(names),
+        env=KERNEL_THREAD_ENV))
+    names_csv = roster_names(workspace)
     url = gbook.db_url(workspace, db)
     try:
-        gbook.ensure_assignment(url, assignment.name, assignment.template_path)
-    except RuntimeError as error:  # nbgrader: graded cells changed after submissions
-        raise UsageError(f"gradebook {url}: {error}") from None
-
-    found = submission_dirs(workspace, assignment.name)
-    if students:
-        found = {s: d for s, d in found.items() if s in set(students)}
-    if not found:
-        raise UsageError(f"no submissions in {workspace}/submitted/*/{assignment.name}/ "
-                         "(run collect first)")
-    names = roster_names(workspace)
-    previous = load_results(workspace, assignment.name)
-    hashes, todo, renamed = {}, [], {}
-    for student, folder in found.items():
-        hashes[student] = folder_sha256(folder)
-        old = previous.get(student)
-        fresh = (old is not None and old.get("submission_sha256") == hashes[student]
-                 and old.get("grader_sha256") == assignment.fingerprint
-                 and old.get("final", True))
-        if force or not fresh:
-            path, renamed[student] = notebook_in(folder, assignment.notebook)
-            todo.append(Task(student, str(path)))
-
-    results = {s: previous[s] for s in found if s not in {t.id for t in todo}}
-    with gbook.open_gradebook(url) as gb:
-        # Results saved before an interruption reach the gradebook now (idempotent).
-        for student, result in results.items():
-            gbook.record(gb, assignment.name, assignment.notebook, student, result,
-                         gbook.read_timestamp(found[student]), names.get(student))
-
-        def on_result(student: str, result: dict) -> None:
-            result = complete_result(result, assignment)
-            if renamed.get(student):
-                result.setdefault("notes", []).insert(0, renamed[student])
-            result.update(student=student, assignment=assignment.name,
-                          submission_sha256=hashes[student],
-                          grader_sha256=assignment.fingerprint,
-                          final=result.get("final", True), sandboxed=sandbox,
-                          graded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            atomic_write_text(results_dir(workspace, assignment.name) / f"{student}.json",
-                              json.dumps(result, indent=1))
-            gbook.record(gb, assignment.name, assignment.notebook, student, result,
-                         gbook.read_timestamp(found[student]), names.get(student))
-            results[student] = result
-            progress.advance(failed=result["status"] != "graded")
-
-        n_workers = max(1, min(workers or default_workers(), len(todo) or 1))
-        print(f"{assignment.name}: {len(found)} submissions, {len(todo)} to grade "
-              f"({len(found) - len(todo)} unchanged), {n_workers} workers", file=err)
-        progress = Progress(len(todo), f"grading {assignment.name}", stream=err)
         if todo:
-            progress.start()
-            config = PoolConfig(
-                spec={"assignment": {"name": assignment.name, "source": source,
-                                     "checks": checks, "references": references},
-                      "limits": dataclasses.asdict(limits), "sandbox": sandbox},
-                workers=n_workers,
-                task_timeout=limits.notebook_timeout + getattr(limits, "startup_timeout",
-                                                               60) + 60,
-                log_dir=workspace / "logs" / assignment.name,
-                env=KERNEL_THREAD_ENV)
+            pool.start(n_workers)  # workers load while the gradebook is prepared
+            print(f"{len(todo)} notebooks, {n_workers} workers", file=err)
+        for name, assignment in loaded.items():
             try:
-                Pool(config).run(todo, on_result, progress.tick)
-            except RuntimeError as error:  # a worker could not even load the assignment
-                raise UsageError(str(error)) from None
-            finally:
-                progress.close()
-    print_table(results, {t.id for t in todo}, out)
+                gbook.ensure_assignment(url, name, assignment.template_path)
+            except RuntimeError as error:  # nbgrader: graded cells changed after submissions
+                raise UsageError(f"gradebook {url}: {error}") from None
+        with gbook.open_gradebook(url) as gb:
+            # Results saved before an interruption reach the gradebook now (idempotent).
+            for name, by_student in results.items():
+                for student, result in by_student.items():
+                    gbook.record(gb, name, loaded[name].notebook, student, result,
+                                 gbook.read_timestamp(found[name][student]),
+                                 names_csv.get(student))
+
+            def on_result(task_id: str, result: dict) -> None:
+                name, student = task_id.split("/", 1)
+                assignment = loaded[name]
+                result = complete_result(result, assignment)
+                if renamed.get((name, student)):
+                    result.setdefault("notes", []).insert(0, renamed[name, student])
+                result.update(student=student, assignment=name,
+                              submission_sha256=hashes[name, student],
+                              grader_sha256=assignment.fingerprint,
+                              final=result.get("final", True), sandboxed=sandbox,
+                              graded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                atomic_write_text(results_dir(workspace, name) / f"{student}.json",
+                                  json.dumps(result, indent=1))
+                gbook.record(gb, name, assignment.notebook, student, result,
+                             gbook.read_timestamp(found[name][student]),
+                             names_csv.get(student))
+                results[name][student] = result
+                progress.advance(failed=result["status"] != "graded")
+
+            progress = Progress(len(todo), f"grading {', '.join(names)}", stream=err)
+            if todo:
+                progress.start()
+                try:
+                    pool.run(todo, on_result, progress.tick)
+                except RuntimeError as error:  # a worker could not load an assignment
+                    raise UsageError(str(error)) from None
+                finally:
+                    progress.close()
+    except BaseException:
+        pool.shutdown(kill=True)
+        raise
+    graded_now = {t.id for t in todo}
+    for name in names:
+        if len(names) > 1:
+            print(f"\n{name}", file=out)
+        print_table(results[name], {s for s in results[name]
+                                    if f"{name}/{s}" in graded_now}, out)
     return results
 
 
@@ -307,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, db=False)
 
     p = sub.add_parser("grade", help="autograde every new or changed submission")
-    p.add_argument("assignment")
+    p.add_argument("assignment", nargs="+", help="one or more assignments, one pool")
     p.add_argument("-j", "--workers", type=int, help="parallel workers (default: cores)")
     p.add_argument("--force", action="store_true", help="grade unchanged ones again")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
@@ -326,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
 
     p = sub.add_parser("feedback", help="an HTML page per student")
-    p.add_argument("assignment")
+    p.add_argument("assignment", nargs="*", help="default: every graded assignment")
     common(p)
 
     p = sub.add_parser("export", help="grades as CSV, one column per part")
@@ -359,8 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "feedback":
             from autograder.feedback import write_feedback
 
-            for path in write_feedback(workspace, args.assignment, db=args.db):
-                print(path)
+            from autograder.export import assignments_in
+
+            for assignment in args.assignment or assignments_in(workspace):
+                paths = write_feedback(workspace, assignment, db=args.db)
+                print(f"{assignment}: {len(paths)} pages in {workspace / 'feedback'}")
             return 0
         if args.command == "export":
             from autograder.export import export

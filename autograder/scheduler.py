@@ -1,9 +1,10 @@
 """Parallel grading: worker processes, one submission at a time each, and a progress bar.
 
 Each worker is ``python -m autograder.scheduler`` and talks to the main process in JSON
-lines (no pickle): the main process sends ``{"id", "path"}``, the worker answers
-``{"id", "result"}``. A worker grades with ``grade_one.grade_submission``, which starts
-one kernel per submission. The main process alone writes results and the gradebook.
+lines (no pickle): the main process sends ``{"id", "path", "assignment"}``, the worker
+answers ``{"id", "result"}``. A worker grades with ``grade_one.grade_submission``, which
+starts one kernel per submission. The main process alone writes results and the
+gradebook.
 
 A worker that crashes or stops answering costs one submission (recorded as failed,
 retried on the next run) and is replaced; the batch goes on. Workers die with the main
@@ -116,6 +117,7 @@ class Progress:
 class Task:
     id: str
     path: str
+    assignment: str
 
 
 @dataclass
@@ -185,7 +187,8 @@ class Pool:
     def _send(self, worker: _Worker, task: Task) -> None:
         worker.task, worker.started = task, time.monotonic()
         try:
-            worker.proc.stdin.write(json.dumps({"id": task.id, "path": task.path}) + "\n")
+            worker.proc.stdin.write(json.dumps({"id": task.id, "path": task.path,
+                                                "assignment": task.assignment}) + "\n")
             worker.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # its reader thread reports the exit
@@ -197,12 +200,20 @@ class Pool:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def start(self, n: int) -> None:
+        """Start ``n`` workers now: they load Python and the assignments while the main
+        process prepares the gradebook."""
+        while len([w for w in self.workers if not w.exited]) < n:
+            self._spawn()
+
     def run(self, tasks: list[Task], on_result: Callable[[str, dict], None],
             tick: Callable[[], None] = lambda: None) -> None:
         """Grade every task; ``on_result(task_id, result)`` runs in this thread."""
         pending = deque(tasks)
-        for _ in range(min(self.config.workers, len(pending))):
-            self._send(self._spawn(), pending.popleft())
+        self.start(min(self.config.workers, len(pending)))
+        for worker in self.workers:
+            if pending and not worker.exited and worker.task is None:
+                self._send(worker, pending.popleft())
         try:
             while any(w.task for w in self.workers):
                 try:
@@ -292,13 +303,15 @@ def worker_main(spec: dict) -> int:
     try:
         from autograder import grade_one
 
-        assignment = grade_one.load_assignment(**spec["assignment"])
+        assignments = {name: grade_one.load_assignment(name, **where)
+                       for name, where in spec["assignments"].items()}
         limits = grade_one.kernels.Limits(**spec["limits"])
     except Exception as err:  # noqa: BLE001 - report, then stop
         channel.write(json.dumps({"fatal": f"{type(err).__name__}: {err}"}) + "\n")
         return 2
     for line in sys.stdin:
         task = json.loads(line)
+        assignment = assignments[task["assignment"]]
         result = grade_one.grade_submission(
             task["path"], assignment.name, assignment.template, assignment.checks,
             assignment.references, limits, spec.get("sandbox"),
@@ -309,7 +322,7 @@ def worker_main(spec: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a grading worker (started by grade)")
-    parser.add_argument("spec", help="JSON: assignment, limits, sandbox")
+    parser.add_argument("spec", help="JSON: assignments, limits, sandbox")
     args = parser.parse_args(argv)
     return worker_main(json.loads(args.spec))
 

@@ -8,7 +8,7 @@ once with ``python -m autograder collect``. Then, timed one after the other:
 
 1. ``nbgrader autograde <assignment>`` for each assignment: nbgrader's own command,
    serial, with the course's configuration (autograder/nbgrader_config.py);
-2. ``python -m autograder grade <assignment> --force -j N``, in the sandbox;
+2. ``python -m autograder grade <both assignments> --force -j N``, in the sandbox;
 3. the same with ``--no-sandbox`` (the sandbox's cost, issue 7 wants <= 15%);
 
 and ``python -c "import tensorflow"``, the floor any per-notebook kernel pays. It also
@@ -16,7 +16,8 @@ checks that nbgrader and the tool give every student the same total.
 
 Timings are wall clock and noisy when other jobs run: the script prints the load
 average before and after; quote figures from a quiet machine. It also prints the CPU
-time of each way (every process, kernels included), which other jobs disturb less.
+time of nbgrader and of the unsandboxed tool (every process, kernels included), which
+other jobs disturb less.
 """
 
 from __future__ import annotations
@@ -133,13 +134,10 @@ def main(argv=None) -> int:
         cpu_times["nbgrader"].append(cpu)
         # 2. and 3. the tool, every submission graded again (--force)
         for key, flag in (("sandbox", "--sandbox"), ("plain", "--no-sandbox")):
-            wall = cpu = 0.0
-            for a in assignments:
-                wall += run([PY, "-m", "autograder", "grade", a, "-w", str(tool_ws),
-                             "--force", "-j", str(args.workers), flag], cwd=REPO)
-                cpu += CPU["seconds"]
-            times[key].append(wall)
-            cpu_times[key].append(cpu)
+            times[key].append(run([PY, "-m", "autograder", "grade", *assignments,
+                                   "-w", str(tool_ws), "--force", "-j", str(args.workers),
+                                   flag], cwd=REPO))
+            cpu_times[key].append(CPU["seconds"])
 
     # same totals from both graders
     agree, differ = 0, []
@@ -164,8 +162,10 @@ def main(argv=None) -> int:
           f"{box * args.workers / n_notebooks:.1f} s of a worker's time each), sandboxed")
     print(f"  same, without the sandbox:             {plain:7.1f} s")
     cpu = {k: statistics.median(v) for k, v in cpu_times.items()}
+    # (a sandboxed kernel's CPU time never reaches this process: bubblewrap's PID
+    # namespace reaps it; so only the unsandboxed run is comparable)
     print(f"CPU time (all processes, kernels included): nbgrader {cpu['nbgrader']:.1f} s, "
-          f"tool {cpu['sandbox']:.1f} s sandboxed, {cpu['plain']:.1f} s unsandboxed")
+          f"tool {cpu['plain']:.1f} s (unsandboxed)")
     print(f"speed-up over nbgrader: {nb / box:.2f}x (sandboxed), "
           f"{nb / plain:.2f}x (unsandboxed); target >= 1.8x")
     print(f"sandbox overhead: {100 * (box - plain) / plain:+.1f}% (target <= 15%)")
@@ -181,7 +181,8 @@ def main(argv=None) -> int:
         print("all runs, wall (s): " + json.dumps({k: [round(v, 1) for v in t]
                                                    for k, t in times.items()}))
         print("all runs, CPU (s):  " + json.dumps({k: [round(v, 1) for v in t]
-                                                   for k, t in cpu_times.items()}))
+                                                   for k, t in cpu_times.items()
+                                                   if k != "sandbox"}))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -54,8 +54,8 @@ def graded(demo_class):
     for assignment in ASSIGNMENTS:
         logs[f"collect {assignment}"] = autograder(
             "collect", manifest["sources"][assignment], "-a", assignment, "-w", ws)
-        logs[f"grade {assignment}"] = autograder("grade", assignment, "-w", ws, "-j", 2)
-        logs[f"feedback {assignment}"] = autograder("feedback", assignment, "-w", ws)
+    logs["grade"] = autograder("grade", *ASSIGNMENTS, "-w", ws, "-j", 2)
+    logs["feedback"] = autograder("feedback", *ASSIGNMENTS, "-w", ws)
     logs["export"] = autograder("export", "-w", ws)
     logs["report"] = autograder("report", "-w", ws)
     return ws, manifest, logs

@@ -208,7 +208,8 @@ def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
     toy_submission(ws, "crash", "def square(x):\n    return 'crash'")
     out, err = io.StringIO(), io.StringIO()
     limits = grade_one.kernels.Limits(cell_timeout=3, notebook_timeout=30)
-    results = cli.grade(ws, "toy", workers=2, limits=limits, out=out, err=err, **spec)
+    results = cli.grade(ws, "toy", workers=2, limits=limits, out=out, err=err,
+                        **spec)["toy"]
     status = {s: (r["status"], r["score"]) for s, r in results.items()}
     assert status["good"] == ("graded", 2.0)
     assert status["copied"] == ("graded", 2.0)
