@@ -6,6 +6,8 @@ layout so that nbgrader's own commands work there too::
     <workspace>/submitted/<student>/<assignment>/<assignment>.ipynb   (collect)
     <workspace>/gradebook.db              nbgrader's gradebook (or --db URL)
     <workspace>/results/<assignment>/<student>.json   one result per submission
+    <workspace>/autograded/<student>/<assignment>/<assignment>.ipynb   as it ran (for
+                                          nbgrader's formgrader; no hidden tests)
     <workspace>/feedback/<student>/<assignment>/<assignment>.html
     <workspace>/export/<assignment>.csv, <workspace>/report.html
     <workspace>/logs/                     the grading workers' logs
@@ -211,7 +213,9 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
                 results[name][student] = old
             else:
                 path, renamed[name, student] = notebook_in(folder, assignment.notebook)
-                todo.append(Task(f"{name}/{student}", str(path), name))
+                graded = (workspace / "autograded" / student / name
+                          / f"{assignment.notebook}.ipynb")
+                todo.append(Task(f"{name}/{student}", str(path), name, str(graded)))
         print(f"{name}: {len(found[name])} submissions, "
               f"{sum(t.assignment == name for t in todo)} to grade "
               f"({len(results[name])} unchanged)", file=err)

@@ -239,12 +239,17 @@ def _copy_support_files(support_dir: Path | None, workdir: Path) -> None:
 
 
 def grade_submission(submission_path, assignment, instructor_nb, checks, references,
-                     limits=None, sandbox=None, *, support_dir=None) -> dict:
+                     limits=None, sandbox=None, *, support_dir=None,
+                     graded_notebook=None) -> dict:
     """Grade one notebook; returns the JSON-serialisable result, never raises.
 
     ``instructor_nb`` is the instructor's notebook (a path or a NotebookNode);
     ``checks`` maps grade_id -> Check(probe, judge); ``references`` grade_id -> JSON.
     ``sandbox`` is passed to ``sandbox.start_kernel`` (None: sandbox if available).
+    ``graded_notebook``: where to write the notebook as it ran (nbgrader's
+    ``autograded/`` copy, which the formgrader shows for manual grading): the
+    instructor's cells, the student's answers, the outputs, test cells reduced to their
+    visible part plus the hidden checks' verdict. Removed when nothing could run.
     """
     started = time.monotonic()
     limits = limits or kernels.Limits()
@@ -264,8 +269,10 @@ def grade_submission(submission_path, assignment, instructor_nb, checks, referen
                 "messages": [] if part["auto"] else ["graded by hand"],
                 "notes": [],
             }
-        result = _grade(Path(submission_path), assignment, instructor_nb, checks,
-                        references, limits, sandbox, support_dir, parts, notes)
+        result, ran = _grade(Path(submission_path), assignment, instructor_nb, checks,
+                             references, limits, sandbox, support_dir, parts, notes)
+        if graded_notebook is not None:
+            _write_graded(Path(graded_notebook), ran)
     except Exception as err:  # noqa: BLE001 - the contract: never raise
         for part in parts.values():
             if part["auto"]:
@@ -278,14 +285,25 @@ def grade_submission(submission_path, assignment, instructor_nb, checks, referen
     return result
 
 
+def _write_graded(path: Path, nb) -> None:
+    if nb is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, str(tmp))
+    tmp.replace(path)
+
+
 def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
-           support_dir, parts, notes) -> dict:
+           support_dir, parts, notes):
+    """(result, the notebook as it ran or None)."""
     if not path.exists():
-        return _result(parts, "failed", f"missing notebook: no {path.name}", notes)
+        return _result(parts, "failed", f"missing notebook: no {path.name}", notes), None
     try:
         student_nb = intake.read_submission(path)
     except intake.Rejected as err:
-        return _result(parts, "failed", err.reason, notes)
+        return _result(parts, "failed", err.reason, notes), None
     runnable, assemble_notes = intake.assemble(instructor_nb, student_nb)
     notes.extend(assemble_notes)
 
@@ -298,7 +316,8 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
             kernel = kernels.start_kernel(workdir, limits, sandbox)
             client = kernel.__enter__()
         except Exception as err:  # noqa: BLE001
-            return _result(parts, "failed", f"the kernel did not start: {err}", notes)
+            return (_result(parts, "failed", f"the kernel did not start: {err}", notes),
+                    None)
         try:
             deadline = time.monotonic() + limits.notebook_timeout
             failure = _run_cells(client, runnable, checks, references, limits, deadline,
@@ -309,7 +328,7 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
             except Exception:  # noqa: BLE001 - shutting down a dead kernel may fail
                 pass
     status = "failed" if failure else "graded"
-    return _result(parts, status, failure, notes)
+    return _result(parts, status, failure, notes), runnable
 
 
 def _run_cells(client, runnable, checks, references, limits, deadline, parts, notes):
@@ -346,6 +365,10 @@ def _run_cells(client, runnable, checks, references, limits, deadline, parts, no
         return res
 
     cells = [c for c in runnable.cells if c.cell_type == "code"]
+    for cell in cells:  # nothing of the hidden tests in the graded copy, run or not
+        cell.outputs = []
+        if is_test_cell(cell):
+            cell.source = visible_part(cell.source)
     for index, cell in enumerate(cells):
         meta = _nbgrader(cell)
         gid = meta.get("grade_id")
@@ -353,11 +376,13 @@ def _run_cells(client, runnable, checks, references, limits, deadline, parts, no
         try:
             if not is_test_cell(cell):
                 res = run(cell.source, label)
+                cell.outputs = [nbformat.from_dict(o) for o in res.outputs]
                 if res.error and not res.timed_out:
                     notes.append(f"{label} raised {_error_line(res.error)}")
                 continue
             part = parts[gid]
-            res = run(visible_part(cell.source), f"the visible checks of '{gid}'")
+            res = run(cell.source, f"the visible checks of '{gid}'")
+            cell.outputs = [nbformat.from_dict(o) for o in res.outputs]
             if res.timed_out:
                 part["messages"].append(_error_line(res.error))
                 continue
@@ -368,6 +393,9 @@ def _run_cells(client, runnable, checks, references, limits, deadline, parts, no
             part["messages"].extend(verdict)
             if visible_ok and not verdict:
                 part.update(points=part["max_points"], passed=True)
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout", text="[hidden checks] " + (
+                    "; ".join(verdict) if verdict else "passed") + "\n"))
         except Stop:
             _not_run(parts, cells[index:], f"not run: {failure}")
             return failure

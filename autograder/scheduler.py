@@ -1,7 +1,7 @@
 """Parallel grading: worker processes, one submission at a time each, and a progress bar.
 
 Each worker is ``python -m autograder.scheduler`` and talks to the main process in JSON
-lines (no pickle): the main process sends ``{"id", "path", "assignment"}``, the worker
+lines (no pickle): the main process sends a ``Task`` (id, paths, assignment), the worker
 answers ``{"id", "result"}``. A worker grades with ``grade_one.grade_submission``, which
 starts one kernel per submission. The main process alone writes results and the
 gradebook.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import json
 import os
 import queue
@@ -116,8 +117,9 @@ class Progress:
 @dataclass
 class Task:
     id: str
-    path: str
+    path: str  # the notebook to grade
     assignment: str
+    graded: str | None = None  # where the worker writes the notebook as it ran
 
 
 @dataclass
@@ -187,8 +189,7 @@ class Pool:
     def _send(self, worker: _Worker, task: Task) -> None:
         worker.task, worker.started = task, time.monotonic()
         try:
-            worker.proc.stdin.write(json.dumps({"id": task.id, "path": task.path,
-                                                "assignment": task.assignment}) + "\n")
+            worker.proc.stdin.write(json.dumps(dataclasses.asdict(task)) + "\n")
             worker.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # its reader thread reports the exit
@@ -315,7 +316,7 @@ def worker_main(spec: dict) -> int:
         result = grade_one.grade_submission(
             task["path"], assignment.name, assignment.template, assignment.checks,
             assignment.references, limits, spec.get("sandbox"),
-            support_dir=assignment.support_dir)
+            support_dir=assignment.support_dir, graded_notebook=task.get("graded"))
         channel.write(json.dumps({"id": task["id"], "result": result}) + "\n")
     return 0
 

@@ -111,10 +111,13 @@ def test_gradebook_holds_one_result_per_notebook_and_the_same_scores(graded):
 
 
 def hidden_test_lines():
-    """Every substantial line of the hidden tests: the notebooks' hidden blocks and the
-    probes that replace them."""
+    """Every substantial line of the hidden tests (the notebooks' hidden blocks and the
+    probes that replace them) that the student's notebook does not show anyway."""
     lines = set()
     for assignment in ASSIGNMENTS:
+        release = (REPO / "exercises" / assignment / f"{assignment}.ipynb")
+        shown = {line.strip() for c in grade_one.load_notebook(release).cells
+                 for line in c.source.splitlines()}
         nb = grade_one.load_notebook(REPO / "solutions" / assignment / f"{assignment}.ipynb")
         sources = [grade_one.hidden_part(c.source) for c in nb.cells
                    if grade_one.is_test_cell(c)]
@@ -123,7 +126,7 @@ def hidden_test_lines():
         for source in sources:
             for line in source.splitlines():
                 line = line.strip()
-                if len(line) >= 20 and not line.startswith("#"):
+                if len(line) >= 20 and not line.startswith("#") and line not in shown:
                     lines.add(line)
     return lines
 
@@ -149,6 +152,32 @@ def test_feedback_shows_scores_and_messages_but_no_hidden_test(graded):
     assert f"Score: {expected['score']:g} / {max_score:g}" in page
     failed = html.unescape((ws / "feedback" / "1008" / first / f"{first}.html").read_text())
     assert "invalid JSON" in failed
+
+
+def test_graded_copies_for_nbgraders_formgrader_hold_no_hidden_test(graded):
+    """autograded/<student>/<a>/<a>.ipynb: what ran, for manual grading in nbgrader's
+    formgrader; nbgrader's own generate_feedback works on it and shows no hidden test."""
+    ws, manifest, _ = graded
+    secret = hidden_test_lines()
+    first = ASSIGNMENTS[0]
+    for student, expected in manifest["expected"].items():
+        for assignment in ASSIGNMENTS:
+            path = ws / "autograded" / student / assignment / f"{assignment}.ipynb"
+            ran = expected[assignment]["status"] == "graded"
+            assert path.exists() == ran, (student, assignment)
+            if ran:
+                text = path.read_text()
+                assert not [line for line in secret if line in text]
+    nb = grade_one.load_notebook(ws / "autograded" / "1001" / first / f"{first}.ipynb")
+    assert any("[hidden checks] passed" in o.get("text", "")
+               for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "generate_feedback",
+                    first, "--student", "1002", f"--CourseDirectory.db_url={gbook.db_url(ws)}",
+                    f"--CourseDirectory.feedback_directory={ws / 'nbgrader-feedback'}"],
+                   cwd=ws, check=True, capture_output=True)
+    page = html.unescape((ws / "nbgrader-feedback" / "1002" / first / f"{first}.html")
+                         .read_text())
+    assert not [line for line in secret if line in page]
 
 
 def test_export_has_a_column_per_part_and_nbgrader_export_still_works(graded):
