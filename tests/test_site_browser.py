@@ -29,6 +29,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
+import one_page_book
 from test_site_html import NO_SITE, ROOT, SITE, ids_in, site_pages
 
 pytestmark = pytest.mark.skipif(not (SITE / "searchindex.js").is_file(), reason=NO_SITE)
@@ -295,17 +296,6 @@ def test_screenshots(offline, capsys):
 # --- a site built with no network at all ----------------------------------------------
 
 OFFLINE_PAGE = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
 # Built offline
 
 Inline $w_{t+1} = w_t - \\eta\\, g_t$ and displayed:
@@ -353,16 +343,11 @@ class OfflineBuild:
         if probe.stdout.strip() != "offline":
             self.error = f"bwrap --unshare-net left the network reachable: {probe}"
             return
-        book = folder / "book"
-        book.mkdir()
-        shutil.copy(ROOT / "_config.yml", book / "_config.yml")
-        (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-        (book / "page.md").write_text(OFFLINE_PAGE)
+        book = one_page_book.write(folder / "book", OFFLINE_PAGE)
         self.log = folder / "build.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                isolate + [sys.executable, str(ROOT / "scripts" / "build_book.py"),
-                           str(book)],
+                isolate + one_page_book.build_command(book),
                 stdout=log, stderr=subprocess.STDOUT)
         self.site = book / "_build" / "html"
 

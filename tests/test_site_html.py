@@ -15,7 +15,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +29,7 @@ from bs4 import BeautifulSoup
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import one_page_book  # noqa: E402
 from course import figure_alt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,17 +292,6 @@ def test_a_suptitle_names_the_panels_and_an_image_needs_no_labels():
 # --- course.sphinx_ext: what fails the build -----------------------------------------
 
 BAD_PLOT_PAGE = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
 # A page with an unlabelled plot
 
 ```{code-cell} ipython3
@@ -315,12 +304,9 @@ plt.show()
 
 
 def test_a_plot_without_axis_labels_fails_the_strict_build(tmp_path):
-    (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-    (tmp_path / "page.md").write_text(BAD_PLOT_PAGE)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=300)
+    one_page_book.write(tmp_path, BAD_PLOT_PAGE)
+    result = subprocess.run(one_page_book.build_command(tmp_path),
+                            capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "the plot has no x-axis label" in output

@@ -5,29 +5,10 @@ _config.yml and scripts/build_book.py, so the test exercises the real settings.
 """
 
 import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-PAGE_HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A page
-
-"""
+import one_page_book
 
 CASES = {
     "cell_error": ("```{code-cell} ipython3\nraise ValueError('boom from a cell')\n```\n", 1),
@@ -41,13 +22,9 @@ CASES = {
 
 
 def _build(tmp_path, body):
-    (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-    (tmp_path / "page.md").write_text(PAGE_HEADER + body)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
-    )
+    one_page_book.write(tmp_path, "# A page\n\n" + body)
+    return subprocess.run(one_page_book.build_command(tmp_path),
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
