@@ -10,8 +10,7 @@
    course/ipython_startup.py, so each plot carries alt text made of its titles and axis
    labels (course.figure_alt); myst-nb's image output gets it. A plot without a title
    or an axis label, and any image left without alt text, is a build warning, which
-   the strict build turns into a failure. A notebook cache from before this is
-   emptied once.
+   the strict build turns into a failure.
 3. **Launch and download.** The Colab button of a MyST page opens that page's
    notebook as the published site holds it (Colab reads only .ipynb from GitHub; the
    repository keeps pages as .md): ``_sources/<page>.ipynb`` on the branch
@@ -20,10 +19,17 @@
    notebook that imports ``course`` gets a first cell that installs the course
    package from ``repository.url``/``branch`` when it is missing (Colab, a download).
 4. **No script error.** Inline scripts that Sphinx keeps twice are dropped once.
+5. **No stale outputs.** jupyter-cache keys a page's outputs on its own code alone, and
+   Sphinx re-reads only the pages whose source changed. A page's numbers also depend on
+   the ``course`` package and the pinned versions, so the files in
+   ``course_execution_inputs`` (globs relative to the book's folder) are fingerprinted:
+   when the fingerprint changes, the notebook cache is emptied and every page is read
+   and executed again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -52,7 +58,7 @@ if importlib.util.find_spec("course") is None:
     importlib.invalidate_caches()
 """
 SETUP_CELL_TAG = "course-remote-setup"
-CACHE_STAMP = ".course-figure-alt-1"
+CACHE_STAMP_PREFIX = ".course-inputs-"
 
 
 # --- 1. MathJax served by the site ------------------------------------------------
@@ -103,22 +109,36 @@ def use_startup_file(app: Sphinx, config) -> None:
     os.environ["PYTHONSTARTUP"] = str(STARTUP_FILE)
 
 
-def refresh_old_cache(app: Sphinx) -> None:
-    """Empty, once, a notebook cache written before the build recorded alt text.
+def inputs_fingerprint(confdir: Path, patterns: list[str]) -> str:
+    """sha256 of the files the pages' outputs depend on besides their own code."""
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in patterns for p in confdir.glob(pattern)
+                        if p.is_file()}):
+        digest.update(path.relative_to(confdir).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
-    jupyter-cache keys outputs on the code alone, so pages executed before this
-    extension existed would come back without alt text (and fail the build). The
-    stamp file marks a cache whose outputs carry it; bump CACHE_STAMP when what the
-    kernels record changes.
+
+def fingerprint_inputs(app: Sphinx, config) -> None:
+    """A config value Sphinx compares with the last build's: a change re-reads every
+    page (rebuild="env")."""
+    config.course_inputs_fingerprint = inputs_fingerprint(
+        Path(app.confdir), list(config.course_execution_inputs))
+
+
+def refresh_stale_cache(app: Sphinx) -> None:
+    """Empty the notebook cache when the execution inputs changed since it was filled.
+
+    The stamp file in the cache names the fingerprint its outputs were made with.
     """
     config = getattr(app.env, "mystnb_config", None)
     if config is None or config.execution_mode != "cache":
         return
     cache = Path(config.execution_cache_path)
-    stamp = cache / CACHE_STAMP
+    stamp = cache / (CACHE_STAMP_PREFIX + app.config.course_inputs_fingerprint)
     if cache.is_dir() and not stamp.exists():
-        LOGGER.info(f"course.sphinx_ext: emptying {cache} once (its outputs predate "
-                    "the figures' alt text); the pages execute again")
+        LOGGER.info(f"course.sphinx_ext: emptying {cache}: the course package or the "
+                    "pinned versions changed since its outputs were made")
         shutil.rmtree(cache)
     cache.mkdir(parents=True, exist_ok=True)
     stamp.touch()
@@ -253,7 +273,11 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("course_colab_branch", "gh-pages", "html")
     app.connect("config-inited", check_mathjax)
     app.connect("config-inited", use_startup_file)
-    app.connect("builder-inited", refresh_old_cache, priority=900)  # after myst-nb's
+    app.add_config_value("course_execution_inputs",
+                         ["course/**/*.py", "requirements.txt"], "env")
+    app.add_config_value("course_inputs_fingerprint", "", "env")
+    app.connect("config-inited", fingerprint_inputs)
+    app.connect("builder-inited", refresh_stale_cache, priority=900)  # after myst-nb's
     app.connect("build-finished", copy_mathjax)
     app.connect("doctree-resolved", check_alt_text)
     app.connect("html-page-context", fix_launch_buttons, priority=600)
