@@ -5,13 +5,17 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The branch GitHub Pages serves; the Colab buttons open the pages' notebooks from it,
+# so it must equal course_colab_branch in _config.yml (a test checks).
+PAGES_BRANCH ?= gh-pages
 
-.PHONY: book test exercises references clean help
+.PHONY: book test exercises publish clean help
 
 help:
 	@echo "make book       build the website into _build/html (creates .venv if missing)"
 	@echo "make test       run the whole test suite, the strict book build included"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make publish    build, then push the site to the $(PAGES_BRANCH) branch (GitHub Pages)"
 	@echo "make clean      remove _build/ (keeps .venv)"
 
 # The venv is (re)installed only when the pinned requirements change.
@@ -36,6 +40,13 @@ test: book
 
 exercises: $(STAMP)
 	$(PY) -m autograder.release
+
+# --no-jekyll: GitHub Pages' Jekyll would hide _static/ and _sources/ (leading "_").
+# --no-history: the branch holds the current site only, not every build since.
+publish: book
+	$(VENV)/bin/ghp-import --no-jekyll --no-history --force --push \
+		--branch $(PAGES_BRANCH) -m "Publish the site built from $$(git rev-parse --short HEAD)" \
+		_build/html
 
 clean:
 	rm -rf _build

@@ -75,6 +75,15 @@ def _displacement_error(optimizer, hyperparams, grad_fn):
     return worst
 
 
+def test_every_rule_with_a_keras_twin_is_compared_with_it():
+    """A rule added to OPTIMIZERS is checked against Keras here, or this test says so."""
+    twins = {name for name, o in OPTIMIZERS.items() if o.keras is not None}
+    assert twins == set(EXACT) == set(TYPICAL), (
+        f"add {sorted(twins - set(EXACT))} to EXACT and TYPICAL, with hyperparameters")
+    # the one rule without a twin is the Adam paper's, compared with Keras's below
+    assert {n for n, o in OPTIMIZERS.items() if o.keras is None} == {"adam_paper"}
+
+
 @pytest.mark.parametrize("name", sorted(EXACT))
 @pytest.mark.parametrize("scale", [1e-2, 1.0])
 def test_rule_equals_keras_to_round_off(name, scale):

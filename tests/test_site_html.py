@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -218,6 +219,32 @@ def test_notebook_page_has_launch_and_download_buttons(page):
         assert "course-remote-setup" in first.metadata.get("tags", []), (
             f"{ipynb_path.name} imports course but has no set-up cell first")
         assert f"git+{CONFIG['repository']['url']}@{branch}" in first.source
+
+
+@needs_site
+def test_make_publish_puts_every_colab_notebook_on_the_colab_branch(tmp_path):
+    """`make publish` runs ghp-import; here without --push, into a scratch repository:
+    the branch must hold the notebook each Colab button opens, and .nojekyll (GitHub
+    Pages' Jekyll would hide _static/ and _sources/)."""
+    colab_branch = CONFIG["sphinx"]["config"]["course_colab_branch"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(rf"^PAGES_BRANCH \?= {re.escape(colab_branch)}$", makefile, re.M)
+    recipe = re.search(r"^publish:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "--no-jekyll" in recipe and "--branch $(PAGES_BRANCH)" in recipe
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run([str(Path(sys.executable).parent / "ghp-import"), "--no-jekyll",
+                    "--no-history", "--branch", colab_branch, str(SITE)],
+                   cwd=tmp_path, env=env, check=True, capture_output=True)
+    tree = set(subprocess.run(git + ["ls-tree", "-r", "--name-only", colab_branch],
+                              check=True, capture_output=True, text=True).stdout.split())
+    assert ".nojekyll" in tree and "index.html" in tree
+    pages = notebook_pages()
+    assert pages
+    missing = [p for p in pages if f"_sources/{p.removesuffix('.html')}.ipynb" not in tree]
+    assert not missing, f"Colab buttons that would find nothing: {missing}"
 
 
 @needs_site

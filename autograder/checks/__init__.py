@@ -1,6 +1,6 @@
 """Hidden checks of the graded notebooks, one ``Check`` per graded test cell.
 
-Contract (briefs/contract.md): ``autograder/checks/<assignment>.py`` defines
+Contract: ``autograder/checks/<assignment>.py`` defines
 ``CHECKS: dict[grade_id, Check]``. A check's ``probe`` is Python source that runs in
 the student's kernel after the student's answers; it prints nothing and its last
 line is an expression whose value is plain JSON data (what the student's code gave
