@@ -186,6 +186,12 @@ def train_notes(lr=0.1, epochs=500, seed=1):
             "seconds": seconds}
 
 
+def _numpy_batches(x, y):
+    """The notes' training batches as NumPy arrays, labels one-hot (same order)."""
+    return [(x[i:i + BATCH_SIZE], np.eye(3)[y[i:i + BATCH_SIZE]])
+            for i in range(0, len(x), BATCH_SIZE)]
+
+
 def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
     """The same loop in NumPy, with the gradient of softmax+MSE written by hand.
 
@@ -204,10 +210,7 @@ def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
     params = [w1, b1]
     states = init_states(params, hp)
     x_train, y_train, x_test, y_test = load_iris_split()
-    batches = [
-        (x_train[i:i + BATCH_SIZE], np.eye(3)[y_train[i:i + BATCH_SIZE]])
-        for i in range(0, len(x_train), BATCH_SIZE)
-    ]
+    batches = _numpy_batches(x_train, y_train)
     losses, accuracies = [], []
     start = time.perf_counter()
     for _ in range(epochs):
@@ -250,10 +253,7 @@ def sweep_numpy(optimizer, learning_rates, epochs=500, seed=1, **hyperparams):
     params = [w1, b1]
     states = init_states(params, hp)
     x_train, y_train, x_test, y_test = load_iris_split()
-    batches = [
-        (x_train[i:i + BATCH_SIZE], np.eye(3)[y_train[i:i + BATCH_SIZE]])
-        for i in range(0, len(x_train), BATCH_SIZE)
-    ]
+    batches = _numpy_batches(x_train, y_train)
     losses = np.zeros((len(rates), epochs))
     accuracies = np.zeros((len(rates), epochs))
     with np.errstate(all="ignore"):  # a diverging run turns into NaN, quietly
