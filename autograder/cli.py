@@ -296,14 +296,21 @@ def print_table(results: dict[str, dict], graded_now: set[str], out) -> None:
         why = r.get("reason") or "; ".join(r.get("notes", [])[:2])
         when = "" if student in graded_now else "(unchanged)"
         rows.append((student, r["status"], f"{r.get('score', 0):g}/{r.get('max_score', 0):g}",
-                     when, why[:100]))
+                     when, why if len(why) <= 100 else why[:99] + "…"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4],
               file=out)
     failed = sum(r["status"] != "graded" for r in results.values())
-    print(f"{len(results)} submissions: {len(results) - failed} graded, {failed} failed",
-          file=out)
+    summary = f"{len(results)} submissions: {len(results) - failed} graded, {failed} failed"
+    # the score column counts automatic points only; say what is left for the formgrader
+    parts = next((r["parts"] for r in results.values() if r.get("parts")), {})
+    by_hand = sum(part["max_points"] for part in parts.values() if not part["auto"])
+    if by_hand:
+        total = sum(part["max_points"] for part in parts.values())
+        summary += (f"; {by_hand:g} of the {total:g} points are written answers, to "
+                    "grade by hand in nbgrader's formgrader")
+    print(summary, file=out)
 
 
 # ----------------------------------------------------------------------------- main

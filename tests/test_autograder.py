@@ -97,6 +97,17 @@ def test_every_student_gets_exactly_the_expected_score(graded):
                 (want["status"], want["parts"], want["score"]), (assignment, student, got)
 
 
+def test_the_grade_table_says_which_points_are_left_for_the_formgrader(graded):
+    ws, _, logs = graded
+    for assignment in ASSIGNMENTS:
+        parts = next(iter(results_of(ws, assignment).values()))["parts"]
+        by_hand = sum(p["max_points"] for p in parts.values() if not p["auto"])
+        total = sum(p["max_points"] for p in parts.values())
+        assert by_hand > 0
+        assert (f"; {by_hand:g} of the {total:g} points are written answers, to grade by "
+                "hand in nbgrader's formgrader") in logs["grade"].stdout
+
+
 def test_gradebook_holds_one_result_per_notebook_and_the_same_scores(graded):
     ws, manifest, _ = graded
     with gbook.open_gradebook(gbook.db_url(ws)) as gb:
