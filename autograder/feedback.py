@@ -65,8 +65,8 @@ def render(student: str, assignment: str, result: dict, scores: dict | None) -> 
             "</td></tr>")
     pending = sum(p.get("max_points", 0) for gid, p in parts.items()
                   if not p.get("auto") and book.get(gid) is None)
-    status = (f"<p>{pending:g} point(s) are graded by hand and not included yet.</p>"
-              if pending else "")
+    status = (f"<p>{pending:g} {'point is' if pending == 1 else 'points are'} graded by "
+              "hand and not included yet.</p>" if pending else "")
     if result.get("status") != "graded":
         status += (f'<p class="status-failed"><strong>Your notebook could not be graded '
                   f"completely:</strong> {_e(result.get('reason') or 'unknown reason')}</p>")
