@@ -63,12 +63,7 @@ def _probe_compile():
         out = _probe_compile_config(model)
         out["returned_model"] = returned is model
         x, y = _probe_iris()
-        tf.keras.utils.set_random_seed(403)
-        tf.config.experimental.enable_op_determinism()
-        model.run_eagerly = True  # a few small batches: tracing would cost more
-        _probe_fixed_weights(model, seed=403, scale=0.1)
-        history = model.fit(x[:64], y[:64], batch_size=32, epochs=3, shuffle=False, verbose=0)
-        out["losses"] = _probe_floats(history.history["loss"])
+        out["losses"] = _probe_short_fit(model, x, y, seed=403, epochs=3)
         return out
     except Exception as error:
         return _probe_error(error)

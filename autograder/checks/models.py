@@ -58,6 +58,18 @@ def _probe_fixed_weights(model, seed, scale):
                        for w in model.get_weights()])
 
 
+def _probe_short_fit(model, x, y, seed, epochs):
+    """Losses of a short, reproducible fit of the first 64 examples: seeded, with
+    deterministic ops, fixed weights and batches in order."""
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model.run_eagerly = True  # a few small batches: tracing would cost more
+    _probe_fixed_weights(model, seed=seed, scale=0.1)
+    history = model.fit(x[:64], y[:64], batch_size=32, epochs=epochs, shuffle=False,
+                        verbose=0)
+    return _probe_floats(history.history["loss"])
+
+
 def _probe_compile_config(model):
     config = model.get_compile_config() or {}
     optimizer, loss = config.get("optimizer"), config.get("loss")

@@ -39,12 +39,7 @@ def _probe_iris_model(flowers):
         out["outputs"] = _probe_floats(model(np.array(flowers, dtype="float32"), training=False))
         model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.1),
                       loss=tf.keras.losses.SparseCategoricalCrossentropy())
-        tf.keras.utils.set_random_seed(503)
-        tf.config.experimental.enable_op_determinism()
-        model.run_eagerly = True  # a few small batches: tracing would cost more
-        _probe_fixed_weights(model, seed=503, scale=0.1)
-        history = model.fit(x[:64], y[:64], batch_size=32, epochs=3, shuffle=False, verbose=0)
-        out["losses"] = _probe_floats(history.history["loss"])
+        out["losses"] = _probe_short_fit(model, x, y, seed=503, epochs=3)
         return out
     except Exception as error:
         return _probe_error(error)
@@ -80,12 +75,7 @@ def _probe_compile_cnn():
         returned = compile_cnn(model)
         out = _probe_compile_config(model)
         out["returned_model"] = returned is model
-        tf.keras.utils.set_random_seed(505)
-        tf.config.experimental.enable_op_determinism()
-        model.run_eagerly = True  # a few small batches: tracing would cost more
-        _probe_fixed_weights(model, seed=505, scale=0.1)
-        history = model.fit(x[:64], y[:64], batch_size=32, epochs=2, shuffle=False, verbose=0)
-        out["losses"] = _probe_floats(history.history["loss"])
+        out["losses"] = _probe_short_fit(model, x, y, seed=505, epochs=2)
         return out
     except Exception as error:
         return _probe_error(error)
