@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # so it must equal course_colab_branch in _config.yml (a test checks).
 PAGES_BRANCH ?= gh-pages
 
-.PHONY: book test exercises publish clean help
+.PHONY: book test exercises publish clean help lock
 
 help:
 	@echo "make book       build the website into _build/html (creates .venv if missing)"
@@ -17,6 +17,7 @@ help:
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make publish    build, then push the site to the $(PAGES_BRANCH) branch (GitHub Pages)"
 	@echo "make clean      remove _build/ (keeps .venv)"
+	@echo "make lock       regenerate requirements.txt and requirements-student.txt from the .in files"
 
 # The venv is (re)installed only when the pinned requirements change.
 $(STAMP): requirements.txt pyproject.toml
@@ -24,6 +25,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $(STAMP)
+
+# The exact pins come from requirements*.in through uv (its version is pinned in
+# requirements.in), for every platform and Python 3.11-3.13. The existing locks are the
+# preferred versions, so only what an .in file changes moves; the student lock is
+# constrained by the instructor's, so both install the same numerical stack.
+LOCK := $(VENV)/bin/uv pip compile -q --universal --python-version 3.11
+lock: $(STAMP)
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) requirements-student.in -c requirements.txt -o requirements-student.txt
 
 # MathJax for the offline website, from npm into node_modules/ (git-ignored); re-run
 # only when the script (its pinned version) changes.
