@@ -15,7 +15,7 @@ from autograder.checks import figures
 from autograder.checks.kit import judge_cases, judge_rule
 from autograder.checks.rules import PROBE_HELPERS, RuleSpec, _rounded
 
-HIDDEN_HP = {"lr": 0.01, "beta1": 0.8, "beta2": 0.888, "eps": 1e-2}
+HIDDEN_HP = {"lr": 0.02, "beta1": 0.8, "beta2": 0.888, "eps": 1e-2}
 
 RULES = {
     "adam_update": RuleSpec(
@@ -259,4 +259,37 @@ MISTAKES = [
             "p.assign_sub(alpha * m / (tf.sqrt(v) + eps))",
             "p.assign_add(alpha * m / (tf.sqrt(v) + eps))",
             "the step goes with the gradient instead of against it."),
+    # hyperparameters written as numbers (the visible values)
+    Mistake("adam_moments", "adam_moments_answer", "hard-coded beta1",
+            'beta1, beta2 = hyperparams["beta1"], hyperparams["beta2"]',
+            'beta1, beta2 = 0.9, hyperparams["beta2"]',
+            "beta1 is a fixed number instead of hyperparams['beta1']."),
+    Mistake("adam_moments", "adam_moments_answer", "hard-coded beta2",
+            'beta1, beta2 = hyperparams["beta1"], hyperparams["beta2"]',
+            'beta1, beta2 = hyperparams["beta1"], 0.999',
+            "beta2 is a fixed number instead of hyperparams['beta2']."),
+    Mistake("adam_bias_correction", "bias_correct_answer", "hard-coded beta1",
+            'beta1, beta2 = hyperparams["beta1"], hyperparams["beta2"]',
+            'beta1, beta2 = 0.9, hyperparams["beta2"]',
+            "beta1 is a fixed number instead of hyperparams['beta1']."),
+    Mistake("adam_bias_correction", "bias_correct_answer", "hard-coded beta2",
+            'beta1, beta2 = hyperparams["beta1"], hyperparams["beta2"]',
+            'beta1, beta2 = hyperparams["beta1"], 0.999',
+            "beta2 is a fixed number instead of hyperparams['beta2']."),
+    Mistake("adam_update", "adam_answer", "hard-coded lr",
+            'lr, beta1, beta2 = hyperparams["lr"], hyperparams["beta1"], hyperparams["beta2"]',
+            'lr, beta1, beta2 = 0.01, hyperparams["beta1"], hyperparams["beta2"]',
+            "the learning rate is a fixed number instead of hyperparams['lr']."),
+    Mistake("adam_update", "adam_answer", "hard-coded beta1",
+            'lr, beta1, beta2 = hyperparams["lr"], hyperparams["beta1"], hyperparams["beta2"]',
+            'lr, beta1, beta2 = hyperparams["lr"], 0.9, hyperparams["beta2"]',
+            "beta1 is a fixed number instead of hyperparams['beta1']."),
+    Mistake("adam_update", "adam_answer", "hard-coded beta2",
+            'lr, beta1, beta2 = hyperparams["lr"], hyperparams["beta1"], hyperparams["beta2"]',
+            'lr, beta1, beta2 = hyperparams["lr"], hyperparams["beta1"], 0.999',
+            "beta2 is a fixed number instead of hyperparams['beta2']."),
+    Mistake("adam_update", "adam_answer", "hard-coded eps",
+            'eps = hyperparams["eps"]',
+            'eps = 1e-7',
+            "eps is a fixed number instead of hyperparams['eps']."),
 ]
