@@ -15,20 +15,22 @@ import io
 from pathlib import Path
 
 from autograder import gradebook as gbook
-from autograder.cli import atomic_write_text, load_results
-
-
-def assignments_in(workspace: Path) -> list[str]:
-    root = workspace / "results"
-    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+from autograder.errors import UsageError
+from autograder.workspace import atomic_write_text, graded_assignments, graded_results
 
 
 def rows(workspace: Path, assignment: str, db: str | None = None):
     """(header, rows) for one assignment."""
-    results = load_results(workspace, assignment)
-    with gbook.open_gradebook(gbook.db_url(workspace, db)) as gb:
+    results = graded_results(workspace, assignment)
+    url = gbook.db_url(workspace, db)
+    with gbook.open_gradebook(url) as gb:
+        try:
+            notebook = gb.find_notebook(assignment, assignment)
+        except gbook.MissingEntry:
+            raise UsageError(f"the gradebook {url} has no assignment {assignment}: "
+                             "export needs the gradebook grade wrote (--db?)") from None
+        parts = [c.name for c in notebook.grade_cells]
         scores = gbook.notebook_scores(gb, assignment, assignment)
-        parts = [c.name for c in gb.find_notebook(assignment, assignment).grade_cells]
     # the notebook's order, not the database's
     order = list(next(iter(results.values()), {}).get("parts", {}))
     parts = sorted(parts, key=lambda p: order.index(p) if p in order else len(order))
@@ -57,7 +59,7 @@ def export(workspace: Path, assignments: list[str] | None = None, db: str | None
     """Write ``<workspace>/export/<assignment>.csv`` for each assignment."""
     out_dir = out_dir or workspace / "export"
     paths = []
-    for assignment in assignments or assignments_in(workspace):
+    for assignment in graded_assignments(workspace, assignments):
         header, body = rows(workspace, assignment, db)
         buffer = io.StringIO()
         writer = csv.writer(buffer)

@@ -13,13 +13,11 @@ schema keeps one submitted notebook per student and notebook, and one grade per 
 from __future__ import annotations
 
 import copy
-import functools
-import os
-import sys
 import warnings
 from pathlib import Path
 
 import nbformat
+import sqlalchemy
 from nbgrader import utils as nbutils
 from nbgrader.api import Gradebook, MissingEntry, SubmittedNotebook
 from sqlalchemy.exc import SAWarning
@@ -27,16 +25,8 @@ from nbgrader.preprocessors import (
     ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells,
 )
 
-@functools.lru_cache(maxsize=1)
-def course_id() -> str:
-    """The course id of the course's nbgrader configuration (autograder/nbgrader_config.py),
-    so that nbgrader's own commands run with that configuration see the same course."""
-    try:
-        from autograder.release import course_config
-
-        return str(course_config().CourseDirectory.course_id) or "default_course"
-    except Exception:  # noqa: BLE001 - no course configuration: nbgrader's default
-        return "default_course"
+from autograder.config import course_id, put_venv_on_path
+from autograder.errors import UsageError
 
 
 def db_url(workspace: Path, db: str | None = None) -> str:
@@ -46,12 +36,29 @@ def db_url(workspace: Path, db: str | None = None) -> str:
 
 
 def open_gradebook(url: str) -> Gradebook:
-    # A new gradebook asks the ``alembic`` command for its schema version: make the
-    # virtual environment's one findable when Python runs without an activated venv.
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    return Gradebook(url, course_id())
+    """nbgrader's gradebook at ``url``, filed under the course's id; refused when it
+    holds another course's grades only (another course's --db, or a mistyped path)."""
+    put_venv_on_path()
+    ours = course_id()
+    others = _other_courses(url, ours)
+    if others:
+        raise UsageError(f"the gradebook {url} belongs to the course "
+                         f"{', '.join(others)}, not {ours}: give this course's --db")
+    return Gradebook(url, ours)
+
+
+def _other_courses(url: str, ours: str) -> list[str]:
+    """The course ids an existing gradebook holds, when ours is not among them."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        if not sqlalchemy.inspect(engine).has_table("course"):
+            return []
+        with engine.connect() as connection:
+            ids = [row[0] for row in connection.execute(sqlalchemy.text(
+                "SELECT id FROM course"))]
+    finally:
+        engine.dispose()
+    return [] if not ids or ours in ids else sorted(ids)
 
 
 def ensure_assignment(url: str, assignment: str, instructor_nb_path: Path) -> None:
@@ -153,3 +160,15 @@ def submitted_notebook_counts(gb: Gradebook, assignment: str) -> dict[tuple, int
         key = (sub.student.id, sub.name)
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def scores_or_reason(url: str, assignment: str) -> tuple[dict[str, dict], str | None]:
+    """``(notebook_scores, None)``, or ``({}, why)`` when the gradebook has no such
+    assignment (results copied without their gradebook, another ``--db``): the pages
+    then say that manual grades could not be read. Any other failure propagates."""
+    with open_gradebook(url) as gb:
+        try:
+            gb.find_notebook(assignment, assignment)
+        except MissingEntry:
+            return {}, f"the gradebook {url} has no assignment {assignment}"
+        return notebook_scores(gb, assignment, assignment), None

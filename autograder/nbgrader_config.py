@@ -11,7 +11,9 @@ uses a throw-away gradebook in a temporary folder.
 Give it to nbgrader's commands with
 ``nbgrader <command> --JupyterApp.config_file=autograder/nbgrader_config.py ...``
 (nbgrader 0.9 has no ``--config`` alias), or load it in Python with
-``autograder.release.course_config()``.
+``autograder.config.course_config()``. Loading it creates nothing: the grading commands
+create the workspace (``python -m autograder collect`` or ``grade``), and nbgrader's own
+commands are meant for a workspace that exists.
 """
 
 import os
@@ -21,7 +23,6 @@ c = get_config()  # noqa: F821 (traitlets provides it)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = Path(os.environ.get("COURSE_WORKSPACE", ROOT / "workspace")).resolve()
-WORKSPACE.mkdir(parents=True, exist_ok=True)  # sqlite creates the gradebook, not its folder
 
 c.CourseDirectory.course_id = "gd-keras-course"
 c.CourseDirectory.root = str(ROOT)

@@ -11,34 +11,19 @@ assignment in a gradebook as it goes; that one is a throw-away in a temporary fo
 """
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from autograder.checks import ASSIGNMENTS
-
-CONFIG = Path(__file__).resolve().parent / "nbgrader_config.py"
-
-
-def course_config(**coursedir):
-    """The course's nbgrader Config, with CourseDirectory settings overridden."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader(CONFIG.name, path=str(CONFIG.parent)).load_config()
-    for key, value in coursedir.items():
-        setattr(config.CourseDirectory, key, value)
-    return config
+from autograder.config import course_config, put_venv_on_path
 
 
 def release(assignments=ASSIGNMENTS, out=None):
     """Generate the student versions of ``assignments`` into ``out`` (default exercises/)."""
     from nbgrader.apps import NbGraderAPI
 
-    # nbgrader runs the `alembic` script of its environment when it creates a gradebook
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    put_venv_on_path()
     with tempfile.TemporaryDirectory(prefix="nbgrader-release-") as tmp:
         overrides = {"db_url": f"sqlite:///{Path(tmp) / 'gradebook.db'}"}
         if out is not None:

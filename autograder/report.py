@@ -3,38 +3,21 @@
 For each assignment: the distribution of total scores, the outcome of every part, the
 judge's most frequent messages; across assignments: the hardest parts and every failed
 submission with its reason. Plots are matplotlib PNGs embedded in the page (base64),
-so the page works offline and can be mailed as one file.
+so the page works offline and can be mailed as one file. The page itself is
+``templates/report.html.j2``.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import statistics
 from collections import Counter
 from pathlib import Path
 
 from autograder import gradebook as gbook
-from autograder.cli import atomic_write_text, load_results
-from autograder.export import assignments_in
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
-       padding: 0 1rem; color: #222; line-height: 1.4; }
-table { border-collapse: collapse; margin: .8rem 0 1.4rem; }
-th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left;
-         vertical-align: top; }
-th { background: #f4f4f4; }
-img { max-width: 100%; }
-td ul { margin: 0; padding-left: 1.1rem; }
-.figs { display: flex; flex-wrap: wrap; gap: 1rem; }
-.figs img { width: 28rem; }
-"""
-
-
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
+from autograder.pages import render
+from autograder.workspace import atomic_write_text, graded_assignments, graded_results
 
 
 def _png(fig) -> str:
@@ -48,12 +31,8 @@ def _png(fig) -> str:
 
 
 def collect_data(workspace: Path, assignment: str, db: str | None) -> dict:
-    results = load_results(workspace, assignment)
-    with gbook.open_gradebook(gbook.db_url(workspace, db)) as gb:
-        try:
-            scores = gbook.notebook_scores(gb, assignment, assignment)
-        except Exception:  # noqa: BLE001 - not in the gradebook: results alone
-            scores = {}
+    results = graded_results(workspace, assignment)
+    scores, why_not = gbook.scores_or_reason(gbook.db_url(workspace, db), assignment)
     parts: dict[str, dict] = {}
     for student, result in results.items():
         for gid, part in result.get("parts", {}).items():
@@ -78,7 +57,8 @@ def collect_data(workspace: Path, assignment: str, db: str | None) -> dict:
     totals = {s: scores.get(s, {}).get("score", r.get("score", 0.0))
               for s, r in results.items()}
     max_score = max((r.get("max_score", 0) for r in results.values()), default=0)
-    return {"results": results, "totals": totals, "parts": parts, "max": max_score}
+    return {"results": results, "totals": totals, "parts": parts, "max": max_score,
+            "manual_unavailable": why_not}
 
 
 def score_histogram(assignment: str, totals: list[float], max_score: float):
@@ -123,13 +103,13 @@ def parts_outcomes(assignment: str, outcomes: dict[str, dict[str, int]]):
     return fig
 
 
-def _hardest_chart(rows: list[tuple]) -> str:
+def _hardest_chart(rows: list[dict]) -> str:
     import matplotlib.pyplot as plt
 
     rows = rows[:12]
     fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.4 * max(len(rows), 1)))
-    labels = [f"{a} / {g}" for a, g, *_ in rows]
-    ax.barh(labels, [100 * r[2] for r in rows], color="#3b75af")
+    labels = [f"{r['assignment']} / {r['grade_id']}" for r in rows]
+    ax.barh(labels, [100 * r["rate"] for r in rows], color="#3b75af")
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_title("Hardest parts: share of students who passed")
@@ -140,79 +120,52 @@ def _hardest_chart(rows: list[tuple]) -> str:
 
 def write_report(workspace: Path, assignments: list[str] | None = None,
                  db: str | None = None) -> Path:
-    assignments = assignments or assignments_in(workspace)
-    if not assignments:
-        raise FileNotFoundError(f"no results in {workspace}/results (run grade first)")
-    sections, hardest, failed, summary = [], [], [], []
-    for assignment in assignments:
+    """Write ``<workspace>/report.html`` for the assignments (default: every graded one)."""
+    summary, sections, hardest, failed = [], [], [], []
+    for assignment in graded_assignments(workspace, assignments):
         data = collect_data(workspace, assignment, db)
-        results, totals = data["results"], data["totals"]
-        n_failed = sum(r.get("status") != "graded" for r in results.values())
-        values = list(totals.values()) or [0.0]
-        seconds = [r["seconds"] for r in results.values() if "seconds" in r]
-        boxed = sum(bool(r.get("sandboxed")) for r in results.values())
-        summary.append((assignment, len(results), len(results) - n_failed, n_failed,
-                        statistics.mean(values), statistics.median(values), data["max"],
-                        statistics.median(seconds) if seconds else None,
-                        f"{boxed} of {len(results)}"))
-        part_rows = []
-        for gid, info in data["parts"].items():
-            n = info["passed"] + info["not_passed"] + info["failed"]
-            rate = info["passed"] / n if n else 0.0
-            common = "".join(f"<li>{_e(m)} ({k}&times;)</li>"
-                             for m, k in info["messages"].most_common(2))
-            common = f"<ul>{common}</ul>" if common else ""
-            if info["auto"]:
-                hardest.append((assignment, gid, rate, common))
-            part_rows.append(
-                f"<tr><td>{_e(info['title'])}<br><code>{_e(gid)}</code></td>"
-                f"<td>{info['max']:g}</td><td>{statistics.mean(info['scores']):.2f}</td>"
-                f"<td>{rate:.0%}</td><td>{common}</td></tr>")
-        for student, result in sorted(results.items()):
-            if result.get("status") != "graded":
-                failed.append((assignment, student, result.get("reason", "")))
-        sections.append(f"""
-<h2>{_e(assignment)}</h2>
-<div class="figs"><img alt="Histogram of total scores for {_e(assignment)}"
- src="{_png(score_histogram(assignment, list(totals.values()), data['max']))}">
-<img alt="Outcome per part for {_e(assignment)}"
- src="{_png(parts_outcomes(assignment, data['parts']))}">
-</div>
-<table><thead><tr><th>Part</th><th>Points</th><th>Mean score</th><th>Passed</th>
-<th>Most frequent messages (count)</th></tr></thead>
-<tbody>{''.join(part_rows)}</tbody></table>""")
-    hardest.sort(key=lambda r: r[2])
-    summary_rows = "".join(
-        f"<tr><td>{_e(a)}</td><td>{n}</td><td>{g}</td><td>{f}</td><td>{m:.2f}</td>"
-        f"<td>{md:g}</td><td>{mx:g}</td><td>{'-' if s is None else f'{s:.1f} s'}</td>"
-        f"<td>{box}</td></tr>"
-        for a, n, g, f, m, md, mx, s, box in summary)
-    hardest_rows = "".join(
-        f"<tr><td>{_e(a)}</td><td><code>{_e(g)}</code></td><td>{r:.0%}</td>"
-        f"<td>{c}</td></tr>" for a, g, r, c in hardest[:12])
-    failed_rows = "".join(f"<tr><td>{_e(a)}</td><td>{_e(s)}</td><td>{_e(r)}</td></tr>"
-                          for a, s, r in failed) or \
-        '<tr><td colspan="3">none</td></tr>'
-    hardest_fig = (f'<img alt="Bar chart of the hardest parts" '
-                   f'src="{_hardest_chart(hardest)}">' if hardest else "")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Grading report</title>
-<style>{STYLE}</style></head><body>
-<h1>Grading report</h1>
-<table><thead><tr><th>Assignment</th><th>Submissions</th><th>Graded</th><th>Failed</th>
-<th>Mean</th><th>Median</th><th>Max</th><th>Median time per notebook</th>
-<th>Sandboxed</th></tr></thead>
-<tbody>{summary_rows}</tbody></table>
-<h2>Hardest parts</h2>
-{hardest_fig}
-<table><thead><tr><th>Assignment</th><th>Part</th><th>Passed</th>
-<th>Most frequent messages (count)</th></tr></thead><tbody>{hardest_rows}</tbody></table>
-<h2>Failed submissions</h2>
-<table><thead><tr><th>Assignment</th><th>Student</th><th>Why</th></tr></thead>
-<tbody>{failed_rows}</tbody></table>
-{''.join(sections)}
-</body></html>
-"""
+        summary.append(summary_row(assignment, data))
+        section = assignment_section(assignment, data)
+        sections.append(section)
+        hardest += [dict(part, assignment=assignment) for part in section["parts"]
+                    if part["auto"]]
+        failed += [{"assignment": assignment, "student": student,
+                    "reason": result.get("reason", "")}
+                   for student, result in sorted(data["results"].items())
+                   if result.get("status") != "graded"]
+    hardest.sort(key=lambda part: part["rate"])
+    page = render("report.html.j2", summary=summary, sections=sections,
+                  hardest=hardest[:12], failed=failed,
+                  hardest_chart=_hardest_chart(hardest) if hardest else None)
     path = workspace / "report.html"
     atomic_write_text(path, page)
     return path
+
+
+def summary_row(assignment: str, data: dict) -> dict:
+    """One assignment's line of the summary table."""
+    results, values = data["results"], list(data["totals"].values()) or [0.0]
+    n_failed = sum(r.get("status") != "graded" for r in results.values())
+    seconds = [r["seconds"] for r in results.values() if "seconds" in r]
+    boxed = sum(bool(r.get("sandboxed")) for r in results.values())
+    return {"assignment": assignment, "n": len(results), "graded": len(results) - n_failed,
+            "failed": n_failed, "mean": statistics.mean(values),
+            "median": statistics.median(values), "max": data["max"],
+            "seconds": statistics.median(seconds) if seconds else None,
+            "sandboxed": f"{boxed} of {len(results)}"}
+
+
+def assignment_section(assignment: str, data: dict) -> dict:
+    """One assignment's plots and table of parts."""
+    parts = []
+    for gid, info in data["parts"].items():
+        n = info["passed"] + info["not_passed"] + info["failed"]
+        parts.append({"grade_id": gid, "title": info["title"], "max": info["max"],
+                      "auto": info["auto"], "mean": statistics.mean(info["scores"]),
+                      "rate": info["passed"] / n if n else 0.0,
+                      "messages": info["messages"].most_common(2)})
+    return {"assignment": assignment, "parts": parts,
+            "manual_unavailable": data["manual_unavailable"],
+            "histogram": _png(score_histogram(assignment, list(data["totals"].values()),
+                                              data["max"])),
+            "outcomes": _png(parts_outcomes(assignment, data["parts"]))}

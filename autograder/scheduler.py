@@ -1,4 +1,4 @@
-"""Parallel grading: worker processes, one submission at a time each, and a progress bar.
+"""Parallel grading: worker processes, one submission at a time each.
 
 Each worker is ``python -m autograder.scheduler`` and talks to the main process in JSON
 lines (no pickle): the main process sends a ``Task`` (id, paths, assignment), the worker
@@ -10,6 +10,13 @@ A worker that crashes or stops answering costs one submission (recorded as faile
 retried on the next run) and is replaced; the batch goes on. Workers die with the main
 process (Linux ``PR_SET_PDEATHSIG``, and end of input everywhere), and kernels die
 with their worker (ipykernel's parent poller).
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies (a
+kernel's memory blow-up taking the worker with it, a kill by the time limit), the whole
+executor becomes ``BrokenProcessPool`` and every pending submission fails with it; it
+cannot kill one stuck task either. Here a dead or silent worker costs its one submission
+and is replaced. Workers are fresh processes (no fork of the grader), and the protocol
+is JSON lines, so no pickled object crosses between grader and worker.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable
 
 # Each kernel gets one core's worth of threads: N workers on N cores then never fight
 # over cores (TensorFlow otherwise sizes its pools by the machine, for each kernel).
@@ -47,70 +54,6 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
         return os.cpu_count() or 1
-
-
-# ----------------------------------------------------------------------------- progress
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-class Progress:
-    """A text progress bar with ETA on stderr.
-
-    On a terminal it redraws one line; otherwise (a log file, CI) it prints one line per
-    finished submission and a line every ``quiet_every`` seconds when nothing finishes.
-    """
-
-    def __init__(self, total: int, label: str, stream: TextIO | None = None,
-                 width: int = 24, quiet_every: float = 30.0):
-        self.total, self.label, self.width = total, label, width
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.started = time.monotonic()
-        self.done = self.failed = 0
-        self.quiet_every = quiet_every
-        self._last_print = 0.0
-
-    def line(self) -> str:
-        elapsed = time.monotonic() - self.started
-        frac = self.done / self.total if self.total else 1.0
-        filled = int(round(frac * self.width))
-        eta = (_clock(elapsed / self.done * (self.total - self.done))
-               if self.done else "--:--")
-        failed = f", {self.failed} failed" if self.failed else ""
-        return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{self.done}/{self.total} {frac:4.0%} elapsed {_clock(elapsed)} "
-                f"ETA {eta}{failed}")
-
-    def _emit(self, final: bool = False) -> None:
-        self._last_print = time.monotonic()
-        if self.tty:
-            end = "\n" if final else ""
-            self.stream.write("\r" + self.line() + "\x1b[K" + end)
-        else:
-            self.stream.write(self.line() + "\n")
-        self.stream.flush()
-
-    def start(self) -> None:
-        self._emit()
-
-    def advance(self, failed: bool) -> None:
-        self.done += 1
-        self.failed += int(failed)
-        self._emit(final=self.done == self.total)
-
-    def tick(self) -> None:
-        interval = 1.0 if self.tty else self.quiet_every
-        if time.monotonic() - self._last_print >= interval:
-            self._emit()
-
-    def close(self) -> None:
-        if self.tty and self.done != self.total:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # ----------------------------------------------------------------------------- pool

@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, collect, grade_one
+from autograder import collect, grade_one, grading, workspace
 from autograder import gradebook as gbook
-from autograder.scheduler import Progress
+from autograder.progress import Progress
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -120,14 +120,14 @@ def test_progress_without_a_terminal_prints_plain_lines_with_eta():
 def test_workspace_inside_a_repository_must_be_ignored(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("workspace/\n")
-    with pytest.raises(cli.UsageError, match="version control"):
-        cli.check_workspace(tmp_path / "grades")
-    assert cli.check_workspace(tmp_path / "workspace").is_dir()
+    with pytest.raises(workspace.UsageError, match="version control"):
+        workspace.check_workspace(tmp_path / "grades")
+    assert workspace.check_workspace(tmp_path / "workspace").is_dir()
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
-    cli.atomic_write_text(tmp_path / "r.json", "{}")
-    cli.atomic_write_text(tmp_path / "r.json", '{"a": 1}')
+    workspace.atomic_write_text(tmp_path / "r.json", "{}")
+    workspace.atomic_write_text(tmp_path / "r.json", '{"a": 1}')
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
@@ -208,8 +208,8 @@ def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
     toy_submission(ws, "crash", "def square(x):\n    return 'crash'")
     out, err = io.StringIO(), io.StringIO()
     limits = grade_one.kernels.Limits(cell_timeout=3, notebook_timeout=30)
-    results = cli.grade(ws, "toy", workers=2, limits=limits, out=out, err=err,
-                        **spec)["toy"]
+    results = grading.grade(ws, "toy", workers=2, limits=limits, out=out, err=err,
+                            **spec)["toy"]
     status = {s: (r["status"], r["score"]) for s, r in results.items()}
     assert status["good"] == ("graded", 2.0)
     assert status["copied"] == ("graded", 2.0)

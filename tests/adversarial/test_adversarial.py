@@ -1,7 +1,7 @@
 """Issue 7, end to end: a class of adversarial submissions graded in the sandbox.
 
 ``adversarial_cases.build`` writes 40+ submissions against the real sgd_momentum assignment; ONE
-``python -m autograder grade`` run (``cli.grade``, 2 workers, sandbox on) grades them
+``python -m autograder grade`` run (``grading.grade``, 2 workers, sandbox on) grades them
 all. Each case is then checked for its status and reason, its points per part in the
 results AND in nbgrader's gradebook (so no student's grades are changed by another),
 its notes, and its attack report; and globally: canary files outside the sandbox were
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import adversarial_cases as adversarial
-from autograder import cli, gradebook, sandbox
+from autograder import gradebook, grading, sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = adversarial.ASSIGNMENT
@@ -96,9 +96,9 @@ def graded(tmp_path_factory):
         before = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
                   for p in canaries]
         started = time.monotonic()
-        results = cli.grade(workspace, ASSIGNMENT, workers=2, sandbox=True,
-                            limits=LIMITS, out=io.StringIO(),
-                            err=io.StringIO())[ASSIGNMENT]
+        results = grading.grade(workspace, ASSIGNMENT, workers=2, sandbox=True,
+                                limits=LIMITS, out=io.StringIO(),
+                                err=io.StringIO())[ASSIGNMENT]
         seconds = time.monotonic() - started
         after = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
                  for p in canaries]
