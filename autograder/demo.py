@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import grade_one
+from autograder import cells
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -94,7 +94,7 @@ class AssignmentKit:
         self.name = name
         self.solution = nbformat.read(str(REPO / "solutions" / name / f"{name}.ipynb"), 4)
         self.release = nbformat.read(str(REPO / "exercises" / name / f"{name}.ipynb"), 4)
-        self.parts = grade_one.graded_parts(self.solution)
+        self.parts = cells.graded_parts(self.solution)
         self.auto_parts = [p["grade_id"] for p in self.parts if p["auto"]]
         self.answers = {_meta(c)["grade_id"]: _strip_markers(c.source)
                         for c in self.solution.cells if _meta(c).get("solution")}
@@ -104,7 +104,7 @@ class AssignmentKit:
             meta = _meta(cell)
             if meta.get("solution") and cell.cell_type == "code":
                 last = meta["grade_id"]
-            elif grade_one.is_test_cell(cell):
+            elif cells.is_test(cell):
                 self.answer_of[meta["grade_id"]] = last
         module = __import__(f"autograder.checks.{name}", fromlist=["MISTAKES"])
         self.mistakes = {}

@@ -27,69 +27,15 @@ from pathlib import Path
 import nbformat
 
 from autograder import intake
+from autograder.assemble import assemble
+from autograder.cells import graded_parts, is_test, nbgrader_meta, strip_hidden_tests
 from autograder import sandbox as kernels
 
 #: Bump when a change here can change a grade: every submission is then graded again.
 GRADER_VERSION = "1"
 REPO = Path(__file__).resolve().parent.parent
-BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
-END_HIDDEN = "END HIDDEN TESTS"
 # Files of the instructor's assignment folder never copied into a student's kernel.
 PRIVATE_SUFFIXES = (".ipynb",)
-
-
-def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
-
-
-def is_test_cell(cell) -> bool:
-    """An autograded test cell: graded code that is not an answer."""
-    meta = _nbgrader(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def visible_part(source: str) -> str:
-    """What the student sees of a test cell: everything outside the hidden block
-    (the same lines nbgrader's ClearHiddenTests keeps)."""
-    return intake.strip_hidden_tests(source)
-
-
-def hidden_part(source: str) -> str:
-    kept, inside = [], False
-    for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        elif inside:
-            kept.append(line)
-    return "\n".join(kept)
-
-
-def graded_parts(instructor_nb) -> list[dict]:
-    """Every graded cell of the instructor's notebook, in order.
-
-    ``auto`` parts are test cells judged by the grader; the others (written answers,
-    manually graded code, tasks) are left for the instructor.
-    """
-    parts, title = [], ""
-    for cell in instructor_nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("#"):
-                    title = line.lstrip("#").strip()
-                    break
-        meta = _nbgrader(cell)
-        if not (meta.get("grade") or meta.get("task")):
-            continue
-        parts.append({
-            "grade_id": meta["grade_id"],
-            "max_points": float(meta.get("points", 0)),
-            "auto": is_test_cell(cell),
-            "title": title,
-        })
-    return parts
 
 
 def load_notebook(path) -> nbformat.NotebookNode:
@@ -304,7 +250,7 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
         student_nb = intake.read_submission(path)
     except intake.Rejected as err:
         return _result(parts, "failed", err.reason, notes), None
-    runnable, assemble_notes = intake.assemble(instructor_nb, student_nb)
+    runnable, assemble_notes = assemble(instructor_nb, student_nb)
     notes.extend(assemble_notes)
 
     failure: str | None = None  # first limit breach: the submission's failure reason
@@ -367,14 +313,14 @@ def _run_cells(client, runnable, checks, references, limits, deadline, parts, no
     cells = [c for c in runnable.cells if c.cell_type == "code"]
     for cell in cells:  # nothing of the hidden tests in the graded copy, run or not
         cell.outputs = []
-        if is_test_cell(cell):
-            cell.source = visible_part(cell.source)
+        if is_test(cell):
+            cell.source = strip_hidden_tests(cell.source)
     for index, cell in enumerate(cells):
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         gid = meta.get("grade_id")
         label = f"cell '{gid}'" if gid else f"code cell {index + 1}"
         try:
-            if not is_test_cell(cell):
+            if not is_test(cell):
                 res = run(cell.source, label)
                 cell.outputs = [nbformat.from_dict(o) for o in res.outputs]
                 if res.error and not res.timed_out:
@@ -404,8 +350,8 @@ def _run_cells(client, runnable, checks, references, limits, deadline, parts, no
 
 def _not_run(parts, cells, message):
     for cell in cells:
-        gid = _nbgrader(cell).get("grade_id")
-        if is_test_cell(cell) and gid in parts and not parts[gid]["messages"]:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if is_test(cell) and gid in parts and not parts[gid]["messages"]:
             parts[gid]["messages"].append(message)
 
 

@@ -22,6 +22,7 @@ from tabulate import tabulate
 from autograder import grade_one
 from autograder import gradebook as gbook
 from autograder import sandbox as kernels
+from autograder.cells import graded_parts
 from autograder.checks import ASSIGNMENTS
 from autograder.errors import UsageError
 from autograder.progress import Progress
@@ -215,7 +216,7 @@ def complete_result(result: dict, assignment: grade_one.Assignment) -> dict:
     if "parts" in result:
         return result
     parts = {}
-    for part in grade_one.graded_parts(assignment.template):
+    for part in graded_parts(assignment.template):
         parts[part["grade_id"]] = {
             "title": part["title"], "max_points": part["max_points"],
             "auto": part["auto"], "points": 0.0 if part["auto"] else None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import demo, grade_one
+from autograder import cells, demo, grade_one
 from autograder import gradebook as gbook
 from autograder.checks import load as load_checks
 
@@ -130,8 +130,8 @@ def hidden_test_lines():
         shown = {line.strip() for c in grade_one.load_notebook(release).cells
                  for line in c.source.splitlines()}
         nb = grade_one.load_notebook(REPO / "solutions" / assignment / f"{assignment}.ipynb")
-        sources = [grade_one.hidden_part(c.source) for c in nb.cells
-                   if grade_one.is_test_cell(c)]
+        sources = [cells.hidden_tests(c.source) for c in nb.cells
+                   if cells.is_test(c)]
         checks, _ = load_checks(assignment)
         sources += [check.probe for check in checks.values()]
         for source in sources:

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import collect, grade_one, grading, workspace
+from autograder import cells, collect, grade_one, grading, workspace
 from autograder import gradebook as gbook
 from autograder.progress import Progress
 
@@ -98,8 +98,8 @@ def test_probe_program_emits_json_and_leaves_no_names():
 
 def test_visible_and_hidden_parts_of_a_test_cell():
     source = 'assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(7) == 49\n### END HIDDEN TESTS'
-    assert grade_one.visible_part(source) == "assert f(1) == 1"
-    assert grade_one.hidden_part(source) == "assert f(7) == 49"
+    assert cells.strip_hidden_tests(source) == "assert f(1) == 1"
+    assert cells.hidden_tests(source) == "assert f(7) == 49"
 
 
 # ----------------------------------------------------------------------------- progress

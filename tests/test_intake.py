@@ -13,7 +13,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import intake
+from autograder import cells, intake
+from autograder.assemble import assemble
 from autograder.intake import Rejected
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def student(**answers):
         if gid in answers:
             cell.source = answers[gid]
         elif cell.metadata["nbgrader"]["solution"] and cell.cell_type == "code":
-            cell.source = intake.release_stub(cell.source)
+            cell.source = cells.release_stub(cell.source)
     return nb
 
 
@@ -161,7 +162,7 @@ def runnable_sources(nb):
 
 def test_assemble_takes_answers_and_nothing_else_from_the_student():
     stud = student(f_answer="def f(x):\n    return x + x")
-    run, notes = intake.assemble(instructor(), stud)
+    run, notes = assemble(instructor(), stud)
     cells = by_id(run)
     assert cells["f_answer"].source == "def f(x):\n    return x + x"
     assert cells["g_answer"].source == "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -184,8 +185,8 @@ def test_tampered_tests_points_and_flags_change_nothing():
     cells["f_answer"].metadata["nbgrader"]["points"] = 50
     for cell in stud.cells:
         cell.metadata["nbgrader"]["schema_version"] = 4
-    run, notes = intake.assemble(instructor(), stud)
-    clean, _ = intake.assemble(instructor(), student(f_answer="def f(x):\n    return 0"))
+    run, notes = assemble(instructor(), stud)
+    clean, _ = assemble(instructor(), student(f_answer="def f(x):\n    return 0"))
     assert [c.metadata for c in run.cells] == [c.metadata for c in clean.cells]
     assert runnable_sources(run) == runnable_sources(clean)
     joined = "\n".join(notes)
@@ -203,7 +204,7 @@ def test_deleted_duplicated_and_reordered_cells():
                   cells["f_answer"], cells["f_answer"]]  # g_test deleted
     stud.cells[-1] = copy.deepcopy(stud.cells[-1])
     stud.cells[-1].source = "def f(x):\n    return -1"  # a second copy: not graded
-    run, notes = intake.assemble(instructor(), stud)
+    run, notes = assemble(instructor(), stud)
     assert [c.metadata["nbgrader"]["grade_id"] for c in run.cells] == \
         [c.metadata["nbgrader"]["grade_id"] for c in instructor().cells]
     assert by_id(run)["f_answer"].source == "def f(x):\n    return 2 * x"
@@ -217,7 +218,7 @@ def test_deleted_duplicated_and_reordered_cells():
 def test_deleted_answer_gets_the_release_stub():
     stud = student()
     stud.cells = [c for c in stud.cells if c.metadata["nbgrader"]["grade_id"] != "f_answer"]
-    run, notes = intake.assemble(instructor(), stud)
+    run, notes = assemble(instructor(), stud)
     assert by_id(run)["f_answer"].source == (
         "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
     assert "answer cell 'f_answer' is missing: graded as unanswered" in notes
@@ -231,7 +232,7 @@ def test_extra_cells_stay_next_to_the_answers_and_fake_grade_cells_are_plain_cod
     stud.cells.insert(2, helper)  # before f_answer, after setup
     stud.cells.append(fake)
     stud.cells.append(new_markdown_cell("my notes"))
-    run, notes = intake.assemble(instructor(), stud)
+    run, notes = assemble(instructor(), stud)
     sources = [c.source for c in run.cells]
     assert sources.index(helper.source) == sources.index("import math") + 1
     extra = [c for c in run.cells if c.source == "assert True"]
@@ -249,13 +250,13 @@ def test_unmarked_instructor_cells_are_the_students_to_edit():
     for cell in stud.cells:
         if cell.get("id") == demo.id:
             cell.source = "print(f(4))"
-    run, notes = intake.assemble(inst, stud)
+    run, notes = assemble(inst, stud)
     sources = [c.source for c in run.cells]
     assert "print(f(4))" in sources and "print(f(3))" not in sources
     assert sources.index("print(f(4))") == 4
     assert not any("extra" in n for n in notes)
     stud.cells = [c for c in stud.cells if c.get("id") != demo.id]
-    run, _ = intake.assemble(inst, stud)
+    run, _ = assemble(inst, stud)
     assert [c.source for c in run.cells].count("print(f(3))") == 1
 
 
@@ -263,7 +264,7 @@ def test_intake_notes_reach_assemble(tmp_path):
     nb = student()
     nb.metadata["kernelspec"] = {"name": "julia-1.9", "language": "julia"}
     got = intake.read_submission(write(tmp_path, nbformat.writes(nb)))
-    _, notes = intake.assemble(instructor(), got)
+    _, notes = assemble(instructor(), got)
     assert any("julia" in n for n in notes)
 
 
@@ -280,12 +281,12 @@ def test_release_stub_matches_nbgrader_release(name):
     for cell in source.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in released:
-            assert intake.release_stub(cell.source) == released[gid], gid
+            assert cells.release_stub(cell.source) == released[gid], gid
     # assembling the untouched release gives the same notebook as no answers at all
-    run_release, _ = intake.assemble(source, release)
+    run_release, _ = assemble(source, release)
     empty = copy.deepcopy(release)
     empty.cells = [c for c in empty.cells if c.cell_type == "markdown"]
-    run_empty, _ = intake.assemble(source, empty)
+    run_empty, _ = assemble(source, empty)
     assert runnable_sources(run_release) == runnable_sources(run_empty)
     assert "BEGIN SOLUTION" not in nbformat.writes(run_release)
     assert "HIDDEN TESTS" not in nbformat.writes(run_release)
