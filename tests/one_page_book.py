@@ -30,6 +30,10 @@ def write(folder: Path, page: str) -> Path:
     """A book in ``folder`` whose only page is ``page`` (MyST, without the header)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "_config.yml").write_text((ROOT / "_config.yml").read_text())
+    # _config.yml names the bibliography; a missing .bib is a warning, so a failed build
+    (folder / "book").mkdir(exist_ok=True)
+    (folder / "book" / "references.bib").write_text(
+        (ROOT / "book" / "references.bib").read_text())
     (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     (folder / "page.md").write_text(MYST_HEADER + page)
     return folder
