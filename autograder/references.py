@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 
 from autograder.checks import ASSIGNMENTS, REFERENCES_DIR, kit  # noqa: E402
 from autograder.checks import notebook as nbtools  # noqa: E402
+from autograder.checks.notebook import solution_namespace  # noqa: E402
 
 
 # --- update rules: Keras's optimizers -------------------------------------------------
@@ -118,28 +119,6 @@ def keras_rule_reference(spec):
 
 
 # --- running the solution and its classic mistakes in this process -------------------
-
-def solution_namespace(name, nb=None, replace=None, run=None):
-    """Execute the set-up cell and answer cells (optionally edited) of a solution.
-
-    ``replace`` maps an answer cell's grade_id to new source; ``run`` restricts the
-    answer cells executed (grade_ids; default all). Returns the namespace.
-    """
-    nb = nb or nbtools.read(name)
-    sources = []
-    for cell in nb.cells:
-        meta = nbtools.nbgrader_meta(cell)
-        if cell.cell_type != "code" or meta.get("grade"):
-            continue
-        grade_id = meta.get("grade_id")
-        if meta.get("solution") and run is not None and grade_id not in run:
-            continue
-        if not meta.get("solution") and not meta.get("locked"):
-            continue  # plain code cells (demonstrations) are not needed to grade
-        source = (replace or {}).get(grade_id, cell.source)
-        sources.append(source)
-    return nbtools.run_cells(sources)
-
 
 def apply_mistake(nb, mistake):
     """The answer cell's source with the mistake's edit (which must apply exactly once)."""

@@ -171,8 +171,7 @@ STATIC = {
 
 def compute_references(nb):
     """Run the reference solution and the probes on it, in this process."""
-    from autograder.checks.notebook import run_probe
-    from autograder.references import solution_namespace
+    from autograder.checks.notebook import run_probe, solution_namespace
 
     namespace = solution_namespace("keras_six_steps", nb)
     got = {gid: run_probe(CHECKS[gid].probe, namespace) for gid in

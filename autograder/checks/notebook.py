@@ -11,9 +11,13 @@ from pathlib import Path
 
 import nbformat
 
+# One definition of nbgrader's cells for the whole grader (autograder/cells.py).
+from autograder.cells import HIDDEN_BEGIN_LINE as HIDDEN_BEGIN  # noqa: F401
+from autograder.cells import HIDDEN_END_LINE as HIDDEN_END  # noqa: F401
+from autograder.cells import cells_by_id, nbgrader_meta  # noqa: F401
+from autograder.cells import strip_hidden_tests as visible_part  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
 
 
 def solution_path(name):
@@ -28,15 +32,6 @@ def read(name):
     return nbformat.read(solution_path(name), as_version=4)
 
 
-def nbgrader_meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def cells_by_id(nb):
-    """{grade_id: cell} for every nbgrader cell."""
-    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
-
-
 def graded_tests(nb):
     """{grade_id: points} of the autograded test cells, in notebook order."""
     return {
@@ -44,11 +39,6 @@ def graded_tests(nb):
         for c in nb.cells
         if nbgrader_meta(c).get("grade") and c.cell_type == "code"
     }
-
-
-def visible_part(source):
-    """A test cell's source before its hidden block."""
-    return source.split(HIDDEN_BEGIN)[0]
 
 
 def split_probe(probe):
@@ -81,3 +71,25 @@ def run_cells(sources, namespace=None, quiet=True):
         for source in sources:
             exec(compile(source, "<cell>", "exec"), namespace)
     return namespace
+
+
+def solution_namespace(name, nb=None, replace=None, run=None):
+    """Execute the set-up cell and answer cells (optionally edited) of a solution.
+
+    ``replace`` maps an answer cell's grade_id to new source; ``run`` restricts the
+    answer cells executed (grade_ids; default all). Returns the namespace.
+    """
+    nb = nb or read(name)
+    sources = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        grade_id = meta.get("grade_id")
+        if meta.get("solution") and run is not None and grade_id not in run:
+            continue
+        if not meta.get("solution") and not meta.get("locked"):
+            continue  # plain code cells (demonstrations) are not needed to grade
+        source = (replace or {}).get(grade_id, cell.source)
+        sources.append(source)
+    return run_cells(sources)

@@ -119,8 +119,7 @@ SPEC = {
 
 def compute_references(nb):
     """Run the reference solution and the probes on it, in this process."""
-    from autograder.checks.notebook import run_probe
-    from autograder.references import solution_namespace
+    from autograder.checks.notebook import run_probe, solution_namespace
 
     namespace = solution_namespace("subclass_cnn", nb)
     got = {gid: run_probe(check.probe, namespace) for gid, check in CHECKS.items()}
