@@ -225,9 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock", type=Path, default=LOCK, help="default: %(default)s")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--imports-only", action="store_true",
+                        help="with --inside: only import what the notebooks import")
     args = parser.parse_args(argv)
     try:
-        if args.inside:
+        if args.inside and args.imports_only:
+            check_imports(notebook_imports(args.root))
+        elif args.inside:
             inside(args.root)
         elif args.venv:
             build_and_try(args.python, args.venv, args.lock, args.root)

@@ -51,6 +51,11 @@ def requires_python() -> SpecifierSet:
     return SpecifierSet(re.search(r'^requires-python = "([^"]+)"', text, re.M).group(1))
 
 
+def uv() -> str:
+    assert UV.exists(), f"{UV} is missing: the venv must install requirements.txt (it pins uv)"
+    return str(UV)
+
+
 def lock_command(lock: str) -> list[str]:
     """The command written at the top of a lock."""
     lines = (ROOT / lock).read_text().splitlines()
@@ -79,7 +84,7 @@ def test_regenerating_the_locks_reproduces_them(tmp_path):
     for name in [*LOCKS.values(), *LOCKS]:
         shutil.copy(ROOT / name, tmp_path / name)
     for lock in LOCKS:  # the instructor lock first: the student lock is constrained by it
-        command = [str(UV), *lock_command(lock)[1:], "-q"]
+        command = [uv(), *lock_command(lock)[1:], "-q"]
         subprocess.run(command, cwd=tmp_path, check=True, timeout=600)
         assert (tmp_path / lock).read_text() == (ROOT / lock).read_text(), f"{lock} changed"
 
@@ -136,3 +141,73 @@ def test_a_module_missing_from_the_student_lock_is_named():
     text = (ROOT / "requirements-student.txt").read_text()
     without = re.sub(r"^scikit-learn==.*$", "", text, flags=re.M)
     assert [m.split()[0] for m in missing_from_lock(without)] == ["sklearn"]
+
+
+# --- the Pythons ----------------------------------------------------------------------
+
+def resolve_on(lock: str, python_version: str) -> subprocess.CompletedProcess:
+    """uv resolves the lock's own pins for one Python on Linux x86-64: every pin must have
+    a wheel (or sdist) for it, and nothing may be missing from the lock."""
+    command = [uv(), "pip", "compile", "-q", "--no-header", "--no-annotate",
+               "--python-version", python_version, "--python-platform", "x86_64-manylinux_2_28",
+               lock]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lock", LOCKS)
+@pytest.mark.parametrize("python_version", ["3.11.2", "3.12", "3.13", "3.14"])
+def test_the_locks_install_exactly_on_the_supported_pythons(lock, python_version):
+    """3.11.2 is Debian 12's python3; 3.14 has no TensorFlow 2.21 wheel, and
+    requires-python (and the README) must say so."""
+    result = resolve_on(lock, python_version)
+    if Version(python_version) in requires_python():
+        assert result.returncode == 0, result.stderr[-2000:]
+        resolved = pins(result.stdout)
+        locked = {n for n, v in pins((ROOT / lock).read_text()).items()}
+        assert set(resolved) <= locked, f"not in {lock}: {set(resolved) - locked}"
+    else:
+        assert result.returncode != 0, f"{lock} resolves on {python_version}: widen requires-python"
+        assert "tensorflow" in result.stderr, result.stderr[-2000:]
+
+
+def newest_supported_pyenv_python() -> str | None:
+    found = []
+    for exe in PYENV_VERSIONS.glob("*/bin/python3"):
+        version = exe.parent.parent.name
+        if re.fullmatch(r"\d+\.\d+\.\d+", version) and Version(version) in requires_python():
+            found.append((Version(version), str(exe)))
+    return max(found)[1] if found else None
+
+
+def python_for(which: str) -> str:
+    python = DEBIAN_PYTHON if which == "debian" else newest_supported_pyenv_python()
+    if python is None or not Path(python).exists():
+        message = f"no {which} Python here ({DEBIAN_PYTHON} or under {PYENV_VERSIONS})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return python
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["debian", "newest"])
+def test_student_env_runs_every_notebook(which, tmp_path):
+    """The student set, installed with that Python, runs the five solutions and the
+    untouched exercises; the same environment without scikit-learn fails, naming it."""
+    script = ROOT / "scripts" / "student_env.py"
+    venv = tmp_path / "venv"
+    result = subprocess.run([sys.executable, str(script), "--python", python_for(which),
+                             "--venv", str(venv)], capture_output=True, text=True, timeout=3600)
+    report = "\n".join(ln for ln in (result.stdout + result.stderr).splitlines()
+                       if ln.startswith("[student-env]"))
+    print(report)
+    assert result.returncode == 0, report + result.stderr[-3000:]
+    for notebook in student_env.assignment_notebooks("solutions"):
+        assert f"solutions/{notebook.name}:" in report and f"exercises/{notebook.name}:" in report
+
+    env_python = str(venv / "bin" / "python")
+    subprocess.run([env_python, "-m", "pip", "uninstall", "-y", "-q", "scikit-learn"], check=True)
+    result = subprocess.run([env_python, str(script), "--inside", "--imports-only"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and "lacks: sklearn" in result.stderr, result.stderr[-2000:]
