@@ -1,4 +1,9 @@
-"""Reference update rules, one signature for all (taught in book/optimizers/*.md).
+"""The graded update rules' reference implementations (instructor only, never published).
+
+The assignments sgd_momentum, adaptive and adam ask students to write these functions;
+so they live here, outside the public ``course`` package, and the book teaches the
+rules without them (formulas, the notes' inline code, Keras's optimizers).
+tests/test_optimizers.py checks each against its Keras twin.
 
 Every optimizer is a pair of functions:
 
@@ -13,12 +18,15 @@ the same ``update`` runs eagerly and inside ``tf.function``.
 
 The arithmetic follows Keras 3 (keras/src/optimizers/*.py) operation by operation,
 so that tests/test_optimizers.py can demand agreement to float64 round-off.
+A rule's Keras twin is ``course.keras_rules.keras_optimizer`` under the same name.
 """
 
 from dataclasses import dataclass, field
 from typing import Callable
 
 import tensorflow as tf
+
+from course.keras_rules import DEFAULTS, keras_optimizer
 
 
 def _zeros_like(params, value=0.0):
@@ -179,77 +187,36 @@ class Optimizer:
         return {**self.defaults, **overrides}
 
 
-OPTIMIZERS = {
-    o.name: o
-    for o in [
-        Optimizer(
-            "sgd", sgd_init, sgd_update, {"lr": 0.01},
-            lambda h: tf.keras.optimizers.SGD(learning_rate=h["lr"]),
-        ),
-        Optimizer(
-            "momentum_ema", momentum_ema_init, momentum_ema_update,
-            {"lr": 0.01, "beta": 0.9},
-            # the moving average is Keras's velocity with lr scaled by (1 - beta)
-            lambda h: tf.keras.optimizers.SGD(
-                learning_rate=h["lr"] * (1 - h["beta"]), momentum=h["beta"]
-            ),
-        ),
-        Optimizer(
-            "momentum", momentum_init, momentum_update, {"lr": 0.01, "momentum": 0.9},
-            lambda h: tf.keras.optimizers.SGD(
-                learning_rate=h["lr"], momentum=h["momentum"]
-            ),
-        ),
-        Optimizer(
-            "nesterov", momentum_init, nesterov_update, {"lr": 0.01, "momentum": 0.9},
-            lambda h: tf.keras.optimizers.SGD(
-                learning_rate=h["lr"], momentum=h["momentum"], nesterov=True
-            ),
-        ),
-        Optimizer(
-            "adagrad", adagrad_init, adagrad_update,
-            {"lr": 0.001, "initial_accumulator": 0.1, "eps": 1e-7},
-            lambda h: tf.keras.optimizers.Adagrad(
-                learning_rate=h["lr"],
-                initial_accumulator_value=h["initial_accumulator"],
-                epsilon=h["eps"],
-            ),
-        ),
-        Optimizer(
-            "rmsprop", rmsprop_init, rmsprop_update,
-            {"lr": 0.001, "rho": 0.9, "eps": 1e-7},
-            lambda h: tf.keras.optimizers.RMSprop(
-                learning_rate=h["lr"], rho=h["rho"], epsilon=h["eps"]
-            ),
-        ),
-        Optimizer(
-            "adadelta", adadelta_init, adadelta_update,
-            {"lr": 0.001, "rho": 0.95, "eps": 1e-7},
-            lambda h: tf.keras.optimizers.Adadelta(
-                learning_rate=h["lr"], rho=h["rho"], epsilon=h["eps"]
-            ),
-        ),
-        Optimizer(
-            "adam", adam_init, adam_update,
-            {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7},
-            lambda h: tf.keras.optimizers.Adam(
-                learning_rate=h["lr"], beta_1=h["beta1"], beta_2=h["beta2"],
-                epsilon=h["eps"],
-            ),
-        ),
-        Optimizer(
-            "adam_paper", adam_init, adam_paper_update,
-            {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-        ),
-    ]
+def _twin(name):
+    return lambda h: keras_optimizer(name, **h)
+
+
+_RULES = {
+    "sgd": (sgd_init, sgd_update),
+    "momentum_ema": (momentum_ema_init, momentum_ema_update),
+    "momentum": (momentum_init, momentum_update),
+    "nesterov": (momentum_init, nesterov_update),
+    "adagrad": (adagrad_init, adagrad_update),
+    "rmsprop": (rmsprop_init, rmsprop_update),
+    "adadelta": (adadelta_init, adadelta_update),
+    "adam": (adam_init, adam_update),
 }
+
+OPTIMIZERS = {
+    name: Optimizer(name, init, update, dict(DEFAULTS[name]), _twin(name))
+    for name, (init, update) in _RULES.items()
+}
+# The paper's Adam has no Keras twin (book/optimizers/adam.md compares the two forms).
+OPTIMIZERS["adam_paper"] = Optimizer(
+    "adam_paper", adam_init, adam_paper_update,
+    {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
 
 
 def keras_steps(optimizer, hyperparams, start, grad_fn, num_steps, dtype=tf.float64):
     """Run the Keras twin of ``optimizer`` and return the parameters after each step.
 
     ``start`` is a list of arrays, ``grad_fn(step, params)`` gives the gradients for a
-    step. Used by the pages and the tests to put the two rules side by side.
+    step. tests/test_optimizers.py puts it next to :func:`own_steps`.
     """
     params = [tf.Variable(tf.cast(x, dtype)) for x in start]
     keras_opt = optimizer.keras(hyperparams)
@@ -271,37 +238,3 @@ def own_steps(optimizer, hyperparams, start, grad_fn, num_steps, dtype=tf.float6
         optimizer.update(params, grads, states, hyperparams)
         trajectory.append([p.numpy().copy() for p in params])
     return trajectory
-
-
-# --- Helpers for the pages ------------------------------------------------------------
-
-
-def side_by_side(ours, theirs, steps=(1, 2, 3, 100), name="w1[0, 0]"):
-    """A text table of one weight after the given steps, for two trajectories.
-
-    ``ours`` and ``theirs`` come from :func:`own_steps` and :func:`keras_steps`; the
-    last line gives the largest difference over all steps and all weights.
-    """
-    lines = [f"{'step':>5}  {name + ' (ours)':>18}  {name + ' (Keras)':>18}"]
-    for t in steps:
-        lines.append(f"{t:>5}  {ours[t - 1][0].flat[0]:>18.9f}  "
-                     f"{theirs[t - 1][0].flat[0]:>18.9f}")
-    largest = max(
-        float(abs(a - b).max())
-        for step_a, step_b in zip(ours, theirs)
-        for a, b in zip(step_a, step_b)
-    )
-    lines.append(
-        f"largest difference over {len(ours)} steps, all weights: {largest:.3g}")
-    return "\n".join(lines)
-
-
-def show_code(*functions):
-    """The source of ``functions`` as a highlighted code block (the pages show the
-    rules this way, so the page and the module can never disagree)."""
-    import inspect
-
-    from IPython.display import Markdown
-
-    source = "\n\n".join(inspect.getsource(f).rstrip() for f in functions)
-    return Markdown(f"```python\n{source}\n```")

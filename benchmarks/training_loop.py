@@ -34,20 +34,20 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from course.loop import train, train_notes, train_numpy  # noqa: E402
-from course.optimizers import OPTIMIZERS  # noqa: E402
 
 LR = 0.1
 
 
 def variants():
-    sgd = OPTIMIZERS["sgd"]
-    hp = sgd.hyperparams(lr=LR)
+    def sgd():
+        return tf.keras.optimizers.SGD(learning_rate=LR)
+
     return {
         "notes' loop, eager (tf.data each epoch)":
             lambda e: train_notes(lr=LR, epochs=e),
-        "eager, batches cut once": lambda e: train(sgd, hp, epochs=e, compiled=False),
-        "tf.function on the step": lambda e: train(sgd, hp, epochs=e, compiled="step"),
-        "tf.function on the epoch": lambda e: train(sgd, hp, epochs=e, compiled=True),
+        "eager, batches cut once": lambda e: train(sgd(), epochs=e, compiled=False),
+        "tf.function on the step": lambda e: train(sgd(), epochs=e, compiled="step"),
+        "tf.function on the epoch": lambda e: train(sgd(), epochs=e, compiled=True),
         "NumPy, gradient by hand": lambda e: train_numpy(lr=LR, epochs=e),
     }
 

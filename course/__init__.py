@@ -2,7 +2,8 @@
 
 - course.data        the iris data as the notes prepare it (seed 116, 120/30 split)
 - course.loop        the common GradientTape training loop, eager, compiled, NumPy
-- course.optimizers  the reference update rules, one signature, checked against Keras
+- course.keras_rules Keras's optimizers under the pages' names, and step-by-step records
+- course.trajectories Keras's optimizers on functions of two variables, and their figures
 - course.plotting    figure defaults and plotting helpers
 
 Book pages, tests and the grading tools import these; student notebooks do not

@@ -1,9 +1,10 @@
 """The common training loop of the seed notes (taught in book/training-loop.md).
 
 One 4->3 layer, softmax, one-hot labels, mean squared error, batches of 32, and one
-marked place where an update rule plugs in: ``update(params, grads, states, hp)``
-from course.optimizers. ``train`` runs it eagerly or with a compiled step;
-``train_numpy`` is the same arithmetic in NumPy, for the speed comparison.
+marked place where the update rule plugs in: here a Keras optimizer (the pages write
+the rules by hand in the notes' own style and check them against Keras).
+``train`` runs it eagerly or compiled; ``sweep`` trains one rule at several learning
+rates side by side; ``train_numpy`` is plain SGD in NumPy, for the speed comparison.
 """
 
 import functools
@@ -13,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.data import load_iris_split
+from course.keras_rules import keras_optimizer
 
 BATCH_SIZE = 32
 
@@ -78,9 +80,9 @@ def _train_batches():
 def batch_gradients(step, params):
     """Gradients of the iris loss on batch ``step % 4``, taken at ``params``.
 
-    The ``grad_fn`` the optimizer pages hand to ``own_steps`` and ``keras_steps`` of
-    course.optimizers: both rules see the gradient of the same batch at their own
-    current weights, as in training. Works for float32 and float64 ``params``.
+    The ``grad_fn`` the optimizer pages hand to ``course.keras_rules.keras_steps`` and
+    use in their own loops: both rules see the gradient of the same batch at their
+    own current weights, as in training. Works for float32 and float64 ``params``.
     """
     batches = _train_batches()
     x, y = batches[step % len(batches)]
@@ -91,8 +93,9 @@ def batch_gradients(step, params):
     return tape.gradient(loss, params)
 
 
-def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
-    """Train the iris layer with a rule from course.optimizers.
+def train(optimizer, epochs=500, compiled=True, seed=1):
+    """Train the iris layer with a Keras ``optimizer`` (anything with
+    ``apply_gradients``, e.g. ``course.keras_rules.keras_optimizer("adam", lr=0.1)``).
 
     Returns a dict with the per-epoch ``loss`` (mean over the batches, the notes'
     ``loss_all / 4``), per-epoch test ``accuracy``, the final ``params`` and the
@@ -115,13 +118,13 @@ def train(optimizer, hyperparams, epochs=500, compiled=True, seed=1):
     train_batches, test_batches = make_batches()
     num_test = sum(int(x.shape[0]) for x, _ in test_batches)
     params = init_params(seed)
-    states = optimizer.init_states(params, hyperparams)
+    optimizer.build(params)  # its state variables exist before any tracing
 
     def step(x, y):
         with tf.GradientTape() as tape:
             loss = mse_loss(params, x, y)
         grads = tape.gradient(loss, params)
-        optimizer.update(params, grads, states, hyperparams)  # <- the update rule
+        optimizer.apply_gradients(zip(grads, params))  # <- the update rule
         return loss
 
     correct = count_correct
@@ -155,7 +158,7 @@ def train_notes(lr=0.1, epochs=500, seed=1):
     batches drawn from ``tf.data`` in every epoch, accuracy on the test batches.
 
     The baseline of book/optimizers/fast-loop.md and benchmarks/training_loop.py.
-    Same numbers as ``train(OPTIMIZERS["sgd"], {"lr": lr}, epochs, compiled=False)``.
+    Same numbers as ``train(tf.keras.optimizers.SGD(lr), epochs, compiled=False)``.
     """
     tf.random.set_seed(116)
     train_db, test_db = make_datasets()
@@ -192,23 +195,14 @@ def _numpy_batches(x, y):
             for i in range(0, len(x), BATCH_SIZE)]
 
 
-def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
-    """The same loop in NumPy, with the gradient of softmax+MSE written by hand.
+def train_numpy(lr=0.1, epochs=500, seed=1):
+    """The same loop with plain SGD in NumPy, the gradient of softmax+MSE by hand.
 
-    ``optimizer`` names a NumPy twin from course.trajectories.NUMPY_RULES (plain SGD
-    by default); ``hyperparams`` defaults to that rule's Keras defaults with ``lr``.
-    The arithmetic runs in float64 (TensorFlow's loop in float32), so the losses agree
-    to about 1e-6 (tests/test_loop.py).
+    The arithmetic runs in float64 (TensorFlow's loop in float32), so the losses
+    agree to about 1e-6 (tests/test_loop.py).
     """
-    from course.trajectories import NUMPY_RULES
-    from course.trajectories import hyperparams as default_hyperparams
-
-    init_states, update = NUMPY_RULES[optimizer]
-    hp = default_hyperparams(optimizer, lr=lr) if hyperparams is None else hyperparams
     tf.random.set_seed(116)
     w1, b1 = (p.numpy().astype(np.float64) for p in init_params(seed))
-    params = [w1, b1]
-    states = init_states(params, hp)
     x_train, y_train, x_test, y_test = load_iris_split()
     batches = _numpy_batches(x_train, y_train)
     losses, accuracies = [], []
@@ -222,50 +216,52 @@ def train_numpy(lr=0.1, epochs=500, seed=1, optimizer="sgd", hyperparams=None):
             loss_all += np.mean((y_ - y) ** 2)
             dy = 2 * (y - y_) / y.size  # d loss / d y
             dz = y * (dy - np.sum(dy * y, axis=1, keepdims=True))  # softmax Jacobian
-            update(params, [x.T @ dz, dz.sum(axis=0)], states, hp)  # w1, b1 in place
+            w1 -= lr * (x.T @ dz)
+            b1 -= lr * dz.sum(axis=0)
         losses.append(loss_all / len(batches))
         pred = np.argmax(x_test @ w1 + b1, axis=1)
         accuracies.append(float(np.mean(pred == y_test)))
     seconds = time.perf_counter() - start
-    return {"loss": losses, "accuracy": accuracies, "params": params,
+    return {"loss": losses, "accuracy": accuracies, "params": [w1, b1],
             "seconds": seconds}
 
 
-def sweep_numpy(optimizer, learning_rates, epochs=500, seed=1, **hyperparams):
-    """:func:`train_numpy` for several learning rates at once (comparison.md's sweep).
+def sweep(name, learning_rates, epochs=500, seed=1, **hyperparams):
+    """Train with Keras's rule ``name`` at each learning rate (comparison.md's sweep).
 
-    The K runs are stacked along a leading axis (w1 is K x 4 x 3) and ``lr`` is a
-    K x 1 x 1 array, so one Python loop trains all of them; the NumPy rules work
-    element by element and broadcast. Other hyperparameters are the rule's Keras
-    defaults unless given. Returns ``loss`` and ``accuracy`` as K x epochs arrays,
-    equal to K separate ``train_numpy`` runs (tests/test_loop.py).
+    The runs start from the same weights and share one compiled epoch, so K rates
+    cost one tracing, not K. Other hyperparameters are the rule's Keras defaults
+    unless given. Returns ``loss`` and ``accuracy`` as K x epochs arrays, the same
+    numbers as K runs of :func:`train` (tests/test_loop.py).
     """
-    from course.trajectories import NUMPY_RULES
-    from course.trajectories import hyperparams as default_hyperparams
+    train_batches, test_batches = make_batches()
+    num_test = sum(int(x.shape[0]) for x, _ in test_batches)
+    runs = []
+    for lr in learning_rates:
+        tf.random.set_seed(116)  # as in train: every run starts from the same weights
+        params = init_params(seed)
+        optimizer = keras_optimizer(name, lr=lr, **hyperparams)
+        optimizer.build(params)
+        runs.append((params, optimizer))
 
-    init_states, update = NUMPY_RULES[optimizer]
-    rates = np.asarray(learning_rates, dtype=np.float64).reshape(-1, 1, 1)
-    hp = default_hyperparams(optimizer, lr=rates, **hyperparams)
-    tf.random.set_seed(116)
-    w1, b1 = (p.numpy().astype(np.float64) for p in init_params(seed))
-    w1 = np.repeat(w1[None], len(rates), axis=0)                # K x 4 x 3
-    b1 = np.repeat(b1[None, None], len(rates), axis=0)          # K x 1 x 3
-    params = [w1, b1]
-    states = init_states(params, hp)
-    x_train, y_train, x_test, y_test = load_iris_split()
-    batches = _numpy_batches(x_train, y_train)
-    losses = np.zeros((len(rates), epochs))
-    accuracies = np.zeros((len(rates), epochs))
-    with np.errstate(all="ignore"):  # a diverging run turns into NaN, quietly
-        for epoch in range(epochs):
-            for x, y_ in batches:
-                z = x @ w1 + b1                                 # K x n x 3
-                y = np.exp(z - z.max(axis=2, keepdims=True))
-                y /= y.sum(axis=2, keepdims=True)
-                losses[:, epoch] += np.mean((y_ - y) ** 2, axis=(1, 2))
-                dy = 2 * (y - y_) / (y.shape[1] * y.shape[2])
-                dz = y * (dy - np.sum(dy * y, axis=2, keepdims=True))
-                update(params, [x.T @ dz, dz.sum(axis=1, keepdims=True)], states, hp)
-            pred = np.argmax(x_test @ w1 + b1, axis=2)
-            accuracies[:, epoch] = np.mean(pred == y_test, axis=1)
-    return {"loss": losses / len(batches), "accuracy": accuracies}
+    def one_epoch(params, optimizer):
+        batch_losses = []
+        for x, y in train_batches:
+            with tf.GradientTape() as tape:
+                loss = mse_loss(params, x, y)
+            optimizer.apply_gradients(zip(tape.gradient(loss, params), params))
+            batch_losses.append(loss)
+        correct = tf.add_n([count_correct(params, x, y) for x, y in test_batches])
+        return batch_losses, correct
+
+    epoch = tf.function(lambda: [one_epoch(*run) for run in runs])
+    losses = np.zeros((len(runs), epochs))
+    accuracies = np.zeros((len(runs), epochs))
+    for i in range(epochs):
+        for k, (batch_losses, correct) in enumerate(epoch()):
+            loss_all = 0.0
+            for loss in batch_losses:  # summed in Python floats, as train does
+                loss_all += float(loss)
+            losses[k, i] = loss_all / len(batch_losses)
+            accuracies[k, i] = int(correct) / num_test
+    return {"loss": losses, "accuracy": accuracies}

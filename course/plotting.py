@@ -1,4 +1,4 @@
-"""Plotting helpers shared by the pages (taught in book/keras/plotting.md)."""
+"""Figure style and display helpers shared by the pages."""
 
 import matplotlib.pyplot as plt
 
@@ -16,13 +16,12 @@ def use_course_style():
     })
 
 
-def plot_loop_history(history, title="Training with the common loop"):
-    """Loss and test accuracy per epoch, side by side, from course.loop.train."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax_loss.plot(history["loss"])
-    ax_loss.set(title="Training loss (MSE)", xlabel="epoch", ylabel="loss")
-    ax_acc.plot(history["accuracy"])
-    ax_acc.set(title="Test accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.05))
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+def show_code(*functions):
+    """The source of ``functions`` as a highlighted code block (a page shows the
+    course's own helpers this way, so the page and the module cannot disagree)."""
+    import inspect
+
+    from IPython.display import Markdown
+
+    source = "\n\n".join(inspect.getsource(f).rstrip() for f in functions)
+    return Markdown(f"```python\n{source}\n```")

@@ -1,4 +1,4 @@
-"""course.loop: eager, compiled and NumPy loops compute the same numbers.
+"""course.loop: eager, compiled, swept and NumPy loops compute the same numbers.
 
 book/optimizers/fast-loop.md times these loops against each other and
 book/optimizers/comparison.md trains every optimizer with them, so both pages rest
@@ -15,19 +15,17 @@ from course.loop import (
     init_params,
     make_batches,
     mse_loss,
-    sweep_numpy,
+    sweep,
     train,
     train_notes,
     train_numpy,
 )
-from course.optimizers import OPTIMIZERS
+from course.keras_rules import keras_optimizer
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_eager_step_and_epoch_compilation_agree_bit_for_bit(name):
-    optimizer = OPTIMIZERS[name]
-    hp = optimizer.hyperparams(lr=0.1)
-    eager, step, epoch = (train(optimizer, hp, epochs=15, compiled=mode)
+    eager, step, epoch = (train(keras_optimizer(name, lr=0.1), epochs=15, compiled=mode)
                           for mode in (False, "step", True))
     assert eager["loss"] == step["loss"] == epoch["loss"]
     assert eager["accuracy"] == step["accuracy"] == epoch["accuracy"]
@@ -38,7 +36,7 @@ def test_eager_step_and_epoch_compilation_agree_bit_for_bit(name):
 def test_the_notes_loop_is_the_eager_loop():
     """fast-loop.md and the benchmark time train_notes as the notes' baseline."""
     notes = train_notes(lr=0.1, epochs=5)
-    eager = train(OPTIMIZERS["sgd"], {"lr": 0.1}, epochs=5, compiled=False)
+    eager = train(keras_optimizer("sgd", lr=0.1), epochs=5, compiled=False)
     np.testing.assert_allclose(notes["loss"], eager["loss"], rtol=1e-6)
     assert notes["accuracy"] == eager["accuracy"]
     for a, b in zip(notes["params"], eager["params"]):
@@ -47,7 +45,7 @@ def test_the_notes_loop_is_the_eager_loop():
 
 def test_epoch_loss_is_the_mean_of_the_batch_losses():
     """The notes' loss_all / 4, with the SGD update done by hand."""
-    history = train(OPTIMIZERS["sgd"], {"lr": 0.1}, epochs=1, compiled=False)
+    history = train(keras_optimizer("sgd", lr=0.1), epochs=1, compiled=False)
     tf.random.set_seed(116)
     w1, b1 = init_params(1)
     batch_losses = []
@@ -62,45 +60,33 @@ def test_epoch_loss_is_the_mean_of_the_batch_losses():
     assert history["loss"][0] == pytest.approx(sum(batch_losses) / 4, rel=1e-12)
 
 
-def test_numpy_loop_follows_the_tensorflow_loop_for_every_optimizer():
-    """The comparison page sweeps learning rates with train_numpy: it must be the same
-    experiment as train (float64 against float32, hence the tolerance)."""
-    for name, lr in IRIS_LEARNING_RATES.items():
-        optimizer = OPTIMIZERS[name]
-        hp = optimizer.hyperparams(lr=lr)
-        ours = train(optimizer, hp, epochs=500)
-        twin = train_numpy(optimizer=name, hyperparams=hp, epochs=500)
-        worst = np.max(np.abs(np.array(ours["loss"]) - twin["loss"]))
-        assert worst < 1e-5, f"{name}: losses differ by {worst:.2g}"
-        assert ours["accuracy"][-1] == twin["accuracy"][-1], name
-
-
-def test_train_numpy_defaults_are_plain_sgd():
-    default = train_numpy(epochs=30)
-    explicit = train_numpy(optimizer="sgd", hyperparams={"lr": 0.1}, epochs=30)
-    assert default["loss"] == explicit["loss"]
+def test_numpy_loop_follows_the_tensorflow_loop():
+    """fast-loop.md times train_numpy as the same experiment as train (float64
+    against float32, hence the tolerance)."""
+    ours = train(keras_optimizer("sgd", lr=0.1), epochs=500)
+    twin = train_numpy(lr=0.1, epochs=500)
+    worst = np.max(np.abs(np.array(ours["loss"]) - twin["loss"]))
+    assert worst < 1e-5, f"losses differ by {worst:.2g}"
+    assert ours["accuracy"] == twin["accuracy"]
 
 
 @pytest.mark.parametrize("name, extra", [("momentum", dict(momentum=0.8)),
                                          ("adam", dict(beta2=0.99))])
 def test_a_sweep_equals_separate_runs(name, extra):
     rates = [0.01, 0.1, 1.0]
-    sweep = sweep_numpy(name, rates, epochs=60, **extra)
+    swept = sweep(name, rates, epochs=60, **extra)
     for k, lr in enumerate(rates):
-        hp = OPTIMIZERS[name].hyperparams(lr=lr, **extra)
-        single = train_numpy(optimizer=name, hyperparams=hp, epochs=60)
-        np.testing.assert_allclose(sweep["loss"][k], single["loss"], rtol=1e-12)
-        np.testing.assert_array_equal(sweep["accuracy"][k], single["accuracy"])
+        single = train(keras_optimizer(name, lr=lr, **extra), epochs=60)
+        np.testing.assert_allclose(swept["loss"][k], single["loss"], rtol=1e-6)
+        np.testing.assert_array_equal(swept["accuracy"][k], single["accuracy"])
 
 
 def test_learning_rate_choices_of_the_comparison_page():
     """The reasons comparison.md (and IRIS_LEARNING_RATES) give for leaving 0.1."""
-    adadelta_01 = train_numpy(lr=0.1, optimizer="adadelta")
-    adadelta_1 = train_numpy(lr=1.0, optimizer="adadelta")
-    assert adadelta_01["accuracy"][-1] == pytest.approx(16 / 30)  # 53 %
-    assert adadelta_1["accuracy"][-1] == 1.0
-    rms_01 = np.array(train_numpy(lr=0.1, optimizer="rmsprop")["loss"])
-    rms_001 = np.array(train_numpy(lr=0.01, optimizer="rmsprop")["loss"])
+    adadelta = sweep("adadelta", [0.1, 1.0])
+    assert adadelta["accuracy"][0, -1] == pytest.approx(16 / 30)  # 53 %
+    assert adadelta["accuracy"][1, -1] == 1.0
+    rms_01, rms_001 = sweep("rmsprop", [0.1, 0.01])["loss"]
     # at 0.1 the loss jumps about early on, then creeps up; at 0.01 it falls smoothly
     assert np.sum(np.diff(rms_01[:100]) > 0) > 20
     assert rms_01[-1] > rms_01.min() * 1.05
@@ -108,11 +94,11 @@ def test_learning_rate_choices_of_the_comparison_page():
     assert rms_001[-1] < rms_01[-1]
     # at 0.1 the others do well
     for name in ["sgd", "momentum", "adagrad", "adam"]:
-        assert train_numpy(lr=0.1, optimizer=name)["accuracy"][-1] == 1.0, name
+        assert train(keras_optimizer(name, lr=0.1))["accuracy"][-1] == 1.0, name
 
 
 def test_batch_gradients_are_the_loop_gradients():
-    """What the pages feed to own_steps/keras_steps, in float32 and float64."""
+    """What the pages feed to keras_steps and their own loops, float32 and float64."""
     x, y = make_batches()[0][1]
     params32 = init_params()
     with tf.GradientTape() as tape:
@@ -128,4 +114,4 @@ def test_batch_gradients_are_the_loop_gradients():
 
 def test_unknown_compilation_mode_is_a_clear_error():
     with pytest.raises(ValueError, match="compiled must be"):
-        train(OPTIMIZERS["sgd"], {"lr": 0.1}, epochs=1, compiled="graph")
+        train(keras_optimizer("sgd", lr=0.1), epochs=1, compiled="graph")

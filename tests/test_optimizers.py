@@ -1,4 +1,4 @@
-"""Every hand-written rule in course.optimizers takes the same steps as its Keras twin.
+"""Every reference rule (autograder.reference_rules) takes the same steps as its Keras twin.
 
 We compare displacements (w_t - w_0), not parameters: steps are small next to the
 weights, so a relative error on w itself would hide a wrong rule.
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course.optimizers import OPTIMIZERS, keras_steps, own_steps
+from autograder.reference_rules import OPTIMIZERS, keras_steps, own_steps
 
 NUM_STEPS = 120
 
