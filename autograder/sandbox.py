@@ -40,7 +40,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -99,6 +99,9 @@ class Limits:
     # Extensions beyond the contract (defaults keep the contract's behaviour):
     max_file_bytes: int = 256 * MIB  # largest file the kernel may write (RLIMIT_FSIZE)
     startup_timeout: float = 60  # kernel start-up, not counted in notebook_timeout
+    #: each of the instructor's locked set-up cells (``import tensorflow`` and the
+    #: like): its own wall-clock limit, not counted in the student's time
+    setup_timeout: float = 300
     tmp_bytes: int = 256 * MIB  # size of the sandbox's private /tmp (tmpfs)
 
     def effective_max_processes(self) -> int:
@@ -588,12 +591,14 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
     lost = False
     flood_cap = 16 * limits.max_output_bytes
     next_memory_check = time.monotonic() + 0.5
+    at_process_limit = False
     while True:
         now = time.monotonic()
         if now >= next_memory_check:
             # RLIMIT_AS bounds each process; this bounds them all together (a cell
             # that forks could otherwise hold max_processes x memory_bytes)
             next_memory_check = now + 0.5
+            at_process_limit = at_process_limit or process_limit_reached(client, limits)
             rss = tree_memory(client)
             if rss > limits.memory_bytes:
                 kill_kernel(client)
@@ -709,10 +714,59 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
         if isinstance(content, dict) and content.get("status") == "error":
             result.ename = str(content.get("ename", ""))[:200]
             result.error = _one_line(f"{result.ename}: {content.get('evalue', '')}")
-    _classify(result, limits)
     if kernel_alive(client):
+        at_process_limit = at_process_limit or process_limit_reached(client, limits)
         _clean_up_processes(client)
+    if at_process_limit and result.limit is None:
+        # a fork bomb: whether the kernel itself saw a failed fork or only its
+        # (background) children did, the breach is the same
+        result.limit = "processes"
+        result.error = (f"the cell's processes reached the process limit of "
+                        f"{limits.max_processes}: they were killed")
+    _classify(result, limits)
     return result
+
+
+def run_instructor_cell(client, source: str, limits: Limits | None = None) -> CellResult:
+    """Run one of the instructor's set-up cells: limited by ``limits.setup_timeout``
+    alone, and its time is not taken from the student's notebook time (a busy machine
+    slows ``import tensorflow`` down; the student's code is not to blame)."""
+    limits = limits or getattr(client, "ag_limits", None) or Limits()
+    started = time.monotonic()
+    saved = getattr(client, "ag_deadline", started + limits.notebook_timeout)
+    client.ag_deadline = started + limits.setup_timeout
+    try:
+        return run_cell(client, source, replace(limits, cell_timeout=limits.setup_timeout))
+    finally:
+        client.ag_deadline = saved + (time.monotonic() - started)
+
+
+def _uid_tasks(client) -> int:
+    """Tasks (threads included) of the kernel's own user id: what RLIMIT_NPROC counts."""
+    uid, root = getattr(client, "ag_uid", None), _launcher_pid(client)
+    if uid is None or root is None:
+        return 0
+    total = 0
+    for pid in _descendants(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        try:
+            if int(fields["Uid"].split()[0]) == uid:
+                total += int(fields["Threads"])
+        except (KeyError, ValueError, IndexError):
+            continue
+    return total
+
+
+def process_limit_reached(client, limits: Limits) -> bool:
+    """Whether the kernel's user holds (nearly) all the tasks RLIMIT_NPROC allows.
+    Only meaningful with a uid of its own (a grader running as root, sandboxed)."""
+    if getattr(client, "ag_uid", None) is None:
+        return False
+    return _uid_tasks(client) >= limits.effective_max_processes() - 1
 
 
 def _clean_up_processes(client, patience: float = 3.0) -> None:
