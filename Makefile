@@ -8,14 +8,21 @@ STAMP  := $(VENV)/.installed
 # The branch GitHub Pages serves; the Colab buttons open the pages' notebooks from it,
 # so it must equal course_colab_branch in _config.yml (a test checks).
 PAGES_BRANCH ?= gh-pages
+# The public course (what students get; scripts/make_public.py) is written to
+# PUBLIC_DIR and published to PUBLIC_REMOTE: by default repository.url in _config.yml,
+# the one place the launch buttons and the downloads' set-up cell read as well.
+PUBLIC_DIR ?= _public
+PUBLIC_REMOTE ?= $(shell $(PYTHON) scripts/make_public.py --print-remote)
+SITE_DIR ?= _build/html
 
-.PHONY: book test exercises publish clean help lock
+.PHONY: book test exercises public publish publish-built clean help lock
 
 help:
 	@echo "make book       build the website into _build/html (creates .venv if missing)"
 	@echo "make test       run the whole test suite, the strict book build included"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
-	@echo "make publish    build, then push the site to the $(PAGES_BRANCH) branch (GitHub Pages)"
+	@echo "make public     write the public course (no solutions, no grading code) into $(PUBLIC_DIR)/"
+	@echo "make publish    build, then push the public course and the site ($(PAGES_BRANCH)) to PUBLIC_REMOTE"
 	@echo "make clean      remove _build/ (keeps .venv)"
 	@echo "make lock       regenerate requirements.txt and requirements-student.txt from the .in files"
 
@@ -51,12 +58,22 @@ test: book
 exercises: $(STAMP)
 	$(PY) -m autograder.release
 
-# --no-jekyll: GitHub Pages' Jekyll would hide _static/ and _sources/ (leading "_").
-# --no-history: the branch holds the current site only, not every build since.
+# Standard library only: works on a fresh clone, before .venv exists.
+public:
+	$(PYTHON) scripts/make_public.py --dest $(PUBLIC_DIR)
+
 publish: book
+	$(MAKE) --no-print-directory publish-built
+
+# Push what is built: the public course, one commit on its branch (repository.branch),
+# and the site. --no-jekyll: GitHub Pages' Jekyll would hide _static/ and _sources/
+# (leading "_"). --no-history: the Pages branch holds the current site only.
+# tests/test_site_html.py runs this target into scratch repositories.
+publish-built:
+	$(PYTHON) scripts/make_public.py --dest $(PUBLIC_DIR) --push $(PUBLIC_REMOTE)
 	$(VENV)/bin/ghp-import --no-jekyll --no-history --force --push \
-		--branch $(PAGES_BRANCH) -m "Publish the site built from $$(git rev-parse --short HEAD)" \
-		_build/html
+		--remote $(PUBLIC_REMOTE) --branch $(PAGES_BRANCH) \
+		-m "Publish the site built from $$(git rev-parse --short HEAD)" $(SITE_DIR)
 
 clean:
 	rm -rf _build

@@ -222,29 +222,48 @@ def test_notebook_page_has_launch_and_download_buttons(page):
 
 
 @needs_site
-def test_make_publish_puts_every_colab_notebook_on_the_colab_branch(tmp_path):
-    """`make publish` runs ghp-import; here without --push, into a scratch repository:
-    the branch must hold the notebook each Colab button opens, and .nojekyll (GitHub
-    Pages' Jekyll would hide _static/ and _sources/)."""
+@pytest.mark.slow
+def test_make_publish_pushes_the_public_course_and_the_site(tmp_path):
+    """`make publish` pushes the public course to its branch and the site to the Colab
+    branch of the public repository; here `make publish-built` (publish without the
+    build) pushes into a scratch bare repository, from a scratch work repository.
+    The Pages branch must hold the notebook each Colab button opens and .nojekyll
+    (GitHub Pages' Jekyll would hide _static/ and _sources/); the course branch must
+    be the public course, without solutions or grading code."""
     colab_branch = CONFIG["sphinx"]["config"]["course_colab_branch"]
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(rf"^PAGES_BRANCH \?= {re.escape(colab_branch)}$", makefile, re.M)
-    recipe = re.search(r"^publish:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    recipe = re.search(r"^publish-built:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "--no-jekyll" in recipe and "--branch $(PAGES_BRANCH)" in recipe
+    assert recipe.count("$(PUBLIC_REMOTE)") == 2, "both pushes go to the public remote"
+    remote, work = tmp_path / "public.git", tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
-    git = ["git", "-C", str(tmp_path)]
-    subprocess.run(git + ["init", "-q"], check=True)
-    subprocess.run([str(Path(sys.executable).parent / "ghp-import"), "--no-jekyll",
-                    "--no-history", "--branch", colab_branch, str(SITE)],
-                   cwd=tmp_path, env=env, check=True, capture_output=True)
-    tree = set(subprocess.run(git + ["ls-tree", "-r", "--name-only", colab_branch],
-                              check=True, capture_output=True, text=True).stdout.split())
-    assert ".nojekyll" in tree and "index.html" in tree
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org",
+               GIT_DIR=str(work / ".git"))  # ghp-import commits there, not here
+    subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "publish-built",
+                    f"PUBLIC_REMOTE={remote}", f"PUBLIC_DIR={tmp_path / 'public'}",
+                    f"SITE_DIR={SITE}", f"PYTHON={sys.executable}",
+                    f"VENV={Path(sys.executable).parent.parent}"],
+                   env=env, check=True, capture_output=True)
+
+    def tree(branch):
+        return set(subprocess.run(
+            ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch],
+            check=True, capture_output=True, text=True).stdout.split())
+
+    site = tree(colab_branch)
+    assert ".nojekyll" in site and "index.html" in site
     pages = notebook_pages()
     assert pages
-    missing = [p for p in pages if f"_sources/{p.removesuffix('.html')}.ipynb" not in tree]
+    missing = [p for p in pages if f"_sources/{p.removesuffix('.html')}.ipynb" not in site]
     assert not missing, f"Colab buttons that would find nothing: {missing}"
+    course = tree(CONFIG["repository"]["branch"])
+    assert {"README.md", "LICENSE", "pyproject.toml", "requirements.txt",
+            "_config.yml", "_toc.yml"} <= course
+    assert not [p for p in course if p.startswith(("solutions/", "autograder/", "tests/"))]
+    assert {f"exercises/{nb.parent.name}/{nb.name}" for nb in student_notebooks()} <= course
 
 
 @needs_site
