@@ -381,6 +381,21 @@ def test_the_public_course_holds_what_students_need_and_nothing_else(public):
     assert f"git+{url}@{branch}" in (public / "README.md").read_text()
 
 
+def test_the_public_site_sources_are_the_instructors(public):
+    """The site is built from _config.yml, _toc.yml, the pages and the course package
+    (only_build_toc_files): the public course holds the same bytes, so the site built
+    from it is the instructor's, page for page."""
+    tracked = {p.relative_to(ROOT).as_posix() for folder in ("book", "course")
+               for p in make_public.tracked_files(folder)}
+    copied = {p.relative_to(public).as_posix() for folder in ("book", "course")
+              for p in (public / folder).rglob("*") if p.is_file()}
+    assert copied == tracked
+    differ = [name for name in sorted(tracked | {"_config.yml", "_toc.yml"})
+              if (public / name).read_bytes() != (ROOT / name).read_bytes()]
+    assert not differ, f"public copies that differ from the instructor's: {differ}"
+    assert "only_build_toc_files: true" in (ROOT / "_config.yml").read_text()
+
+
 def test_no_file_of_solutions_is_public(public):
     secret = {p.read_bytes() for p in (ROOT / "solutions").rglob("*") if p.is_file()}
     leaked = [p for p in public.rglob("*") if p.is_file() and p.read_bytes() in secret]
