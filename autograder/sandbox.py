@@ -715,7 +715,7 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
             result.ename = str(content.get("ename", ""))[:200]
             result.error = _one_line(f"{result.ename}: {content.get('evalue', '')}")
     if kernel_alive(client):
-        at_process_limit = at_process_limit or process_limit_reached(client, limits)
+        at_process_limit = at_process_limit or _grows_to_process_limit(client, limits)
         _clean_up_processes(client)
     if at_process_limit and result.limit is None:
         # a fork bomb: whether the kernel itself saw a failed fork or only its
@@ -759,6 +759,22 @@ def _uid_tasks(client) -> int:
         except (KeyError, ValueError, IndexError):
             continue
     return total
+
+
+def _grows_to_process_limit(client, limits: Limits, patience: float = 1.0) -> bool:
+    """Whether what the cell left running reaches the process limit within
+    ``patience`` seconds (a fork bomb still growing when its cell ends); at once False
+    when the cell left nothing running."""
+    if getattr(client, "ag_uid", None) is None:
+        return False
+    root, keep = _launcher_pid(client), getattr(client, "ag_kernel_pids", set())
+    end = time.monotonic() + patience
+    while True:
+        if process_limit_reached(client, limits):
+            return True
+        if time.monotonic() >= end or root is None or not _descendants(root) - keep:
+            return False
+        time.sleep(0.05)
 
 
 def process_limit_reached(client, limits: Limits) -> bool:

@@ -83,16 +83,13 @@ def instructor_notebook(setup_seconds: float) -> nbformat.NotebookNode:
     return nb
 
 
-def submission(tmp_path, answers: dict[str, str], extra: str | None = None):
-    """The student's notebook: the instructor's with these answers (and one extra
-    code cell of the student's after the first answer)."""
-    nb = instructor_notebook(0)
+def submission(tmp_path, answers: dict[str, str], setup_seconds: float):
+    """The student's notebook: the instructor's with these answers."""
+    nb = instructor_notebook(setup_seconds)
     for c in nb.cells:
         gid = c.metadata.get("nbgrader", {}).get("grade_id")
         if gid in answers:
             c.source = answers[gid]
-    if extra is not None:
-        nb.cells.insert(3, nbformat.v4.new_code_cell(extra))
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "toy.ipynb"
     nbformat.write(nb, str(path))
@@ -104,12 +101,12 @@ def _quiet(monkeypatch):
     monkeypatch.setenv("AUTOGRADER_SANDBOX_WARNED", "1")
 
 
-def grade(tmp_path, answers, extra=None, setup_seconds=0.0, **limits):
+def grade(tmp_path, answers, setup_seconds=0.0, **limits):
     limits = grade_one.kernels.Limits(**{"cell_timeout": 5, "notebook_timeout": 60,
                                          **limits})
     graded = tmp_path / "autograded" / "toy.ipynb"
     result = grade_one.grade_submission(
-        submission(tmp_path, answers, extra), "toy", instructor_notebook(setup_seconds),
+        submission(tmp_path, answers, setup_seconds), "toy", instructor_notebook(setup_seconds),
         CHECKS, REFERENCES, limits, sandbox=False, graded_notebook=graded)
     return result, graded
 
@@ -213,12 +210,12 @@ def test_a_student_cannot_print_the_graders_verdict(tmp_path):
     result, graded = grade(tmp_path, {"square": FORGER})
     assert result["parts"]["square_test"]["points"] == 0.0
     nb = nbformat.read(str(graded), 4)
-    test_cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get(
-        "grade_id") == "square_test")
-    assert test_cell.metadata["autograder"]["hidden_checks"]["passed"] is False
     # the grader's two lines, no student's: the forged ones are marked as the notebook's
     assert [line.split("]")[1].strip()[:18] for line in verdict_lines(nb)] == \
         ["square is wrong on", "passed"]
+    test_cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get(
+        "grade_id") == "square_test")
+    assert test_cell.metadata["autograder"]["hidden_checks"]["passed"] is False
     assert verdicts.FORGED_PREFIX in nbformat.writes(nb)
     assert not [o for c in nb.cells for o in c.get("outputs", [])
                 if "autograder" in o.get("metadata", {})]

@@ -136,6 +136,30 @@ def test_process_memory_and_file_limits(boxed):
     assert res.limit == "file size", res.error
 
 
+BACKGROUND_BOMBS = {
+    "bash": "import subprocess, time\n"
+            "subprocess.Popen(['bash', '-c', 'b() { b | b & }; b'])\ntime.sleep(0.5)",
+    "python": "import os, time\nif os.fork() == 0:\n    while True:\n        try:\n"
+              "            os.fork()\n        except OSError:\n            time.sleep(0.01)\n"
+              "time.sleep(0.5)",
+}
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("bomb", sorted(BACKGROUND_BOMBS))
+def test_a_background_fork_bomb_is_a_process_limit_breach(bomb, tmp_path):
+    """The kernel's own fork never fails, its children's do: still the process limit
+    (before, such a cell ended as if nothing had happened)."""
+    if not sandbox.sandbox_available():
+        pytest.skip(sandbox.sandbox_status())
+    if os.geteuid() != 0:
+        pytest.skip("the process limit needs a grader running as root (own uid per kernel)")
+    with start_kernel(tmp_path, QUICK, sandbox=True) as client:
+        res = run_cell(client, BACKGROUND_BOMBS[bomb])
+        assert res.limit == "processes" and "process limit of 16" in res.error, res
+        assert text(run_cell(client, "print('alive')")) == "alive\n"
+
+
 def test_memory_of_all_processes_together_is_limited(tmp_path):
     """RLIMIT_AS is per process; forked children are counted together by run_cell."""
     if not sandbox.sandbox_available():
