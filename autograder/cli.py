@@ -113,10 +113,11 @@ def run_grade(args) -> int:
 
 
 def run_feedback(args) -> int:
-    from autograder.feedback import write_feedback
     from autograder.workspace import check_workspace, graded_assignments
 
     workspace = check_workspace(args.workspace, create=False)
+    from autograder.feedback import write_feedback
+
     for assignment in graded_assignments(workspace, args.assignment):
         paths = write_feedback(workspace, assignment, db=args.db)
         print(f"{assignment}: {len(paths)} pages in {workspace / 'feedback'}")
@@ -124,21 +125,23 @@ def run_feedback(args) -> int:
 
 
 def run_export(args) -> int:
-    from autograder.export import export
     from autograder.workspace import check_workspace
 
-    for path in export(check_workspace(args.workspace, create=False), args.assignment,
-                       db=args.db):
+    workspace = check_workspace(args.workspace, create=False)
+    from autograder.export import export
+
+    for path in export(workspace, args.assignment, db=args.db):
         print(path)
     return 0
 
 
 def run_report(args) -> int:
-    from autograder.report import write_report
     from autograder.workspace import check_workspace
 
-    print(write_report(check_workspace(args.workspace, create=False), args.assignment,
-                       db=args.db))
+    workspace = check_workspace(args.workspace, create=False)
+    from autograder.report import write_report
+
+    print(write_report(workspace, args.assignment, db=args.db))
     return 0
 
 

@@ -32,6 +32,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder.errors import UsageError
+
 LMS_PATTERNS = (
     # Canvas-like: Name_id_timestamp_original (timestamp: digits, maybe with T, - or :)
     r"(?P<name>.+?)_(?:LATE_)?(?P<student>\d+)_(?P<timestamp>\d[\dT:\-]{5,})_(?P<file>.+)",
@@ -186,12 +188,13 @@ def collect(source, assignment: str, workspace: Path, pattern: str | None = None
     """Copy the submissions in ``source`` into ``<workspace>/submitted``."""
     source = Path(source).expanduser().resolve()
     if not source.exists():
-        raise FileNotFoundError(f"no such folder or archive: {source}")
+        raise UsageError(f"no such folder or archive: {source}")
+    if source.is_file() and not zipfile.is_zipfile(source):
+        raise UsageError(f"{source} is neither a folder nor a zip archive")
+    check_pattern(pattern)
     report = Report(assignment, str(source), workspace / "submitted")
     with tempfile.TemporaryDirectory(prefix="collect-") as tmp:
         if source.is_file():
-            if not zipfile.is_zipfile(source):
-                raise ValueError(f"{source} is neither a folder nor a zip archive")
             root = _unwrap(_extract(source, Path(tmp) / "zip", report), assignment,
                            pattern)
         else:
@@ -221,6 +224,18 @@ def collect(source, assignment: str, workspace: Path, pattern: str | None = None
         _update_roster(workspace, names)
     _save_report(report, workspace)
     return report
+
+
+def check_pattern(pattern: str | None) -> None:
+    """A ``--pattern`` must compile and name the student."""
+    if pattern is None:
+        return
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as error:
+        raise UsageError(f"--pattern is not a regular expression: {error}") from None
+    if "student" not in groups:
+        raise UsageError("--pattern needs a (?P<student>...) group")
 
 
 def _place(student, files, assignment, workspace, report, tmp: Path) -> None:
