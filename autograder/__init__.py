@@ -1,11 +1,19 @@
-"""Grading tools of the course.
+"""Grading tools of the course, in layers; a module imports only from its own layer or
+the ones below (``tests/test_architecture.py`` checks it):
 
-- autograder.nbgrader_config   nbgrader's configuration (source = solutions/, release = exercises/)
-- autograder.release           ``make exercises``: generate the student notebooks
-- autograder.references        expected outputs of the hidden tests, from Keras's own
-                               optimizers and the seeded reference solutions
-- autograder.checks            one probe + judge per graded test cell (the grading contract)
-
-The grading pipeline (collect, grade, feedback, export, report) and the kernel
-sandbox live in the other modules of this package.
+cli            ``python -m autograder`` (cli.py): parses arguments, prints a
+               ``UsageError`` as one line; nothing imports it.
+orchestration  one command each: grading.py (grade a class: what to grade, the pool,
+               results, gradebook), collect.py, feedback.py, export.py, report.py
+               (pages.py renders their templates/), scheduler.py (the worker pool),
+               progress.py; and the instructor's tools release.py (``make exercises``),
+               references.py (expected outputs of the hidden tests), demo.py.
+grading        grade one submission: grade_one.py, checks/ (one probe + judge per
+               graded test cell), fingerprint.py (which files decide a grade),
+               verdicts.py, gradebook.py (nbgrader's database).
+kernel         sandbox.py: the kernel that runs student code, with its limits.
+notebook       cells.py (nbgrader's cells: tests, answers, hidden blocks, stubs),
+               intake.py (reading a submission), assemble.py (the notebook that runs),
+               workspace.py (the instructor's files), config.py (nbgrader's
+               configuration, nbgrader_config.py), errors.py.
 """

@@ -9,7 +9,7 @@ once with ``python -m autograder collect``. Then, timed one after the other:
 1. ``nbgrader autograde <assignment>`` for each assignment: nbgrader's own command,
    serial, with the course's configuration (autograder/nbgrader_config.py);
 2. ``python -m autograder grade <both assignments> --force -j N``, in the sandbox;
-3. the same with ``--no-sandbox`` (the sandbox's cost, issue 7 wants <= 15%);
+3. the same with ``--no-sandbox`` (what the sandbox costs; the course aims at 15% or less);
 
 and ``python -c "import tensorflow"``, the floor any per-notebook kernel pays. It also
 checks that nbgrader and the tool give every student the same total.
