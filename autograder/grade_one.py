@@ -142,7 +142,10 @@ def probe_value(outputs, nonce: str):
     match = re.search(f"<<{nonce}>>(.*)<</{nonce}>>", text, re.S)
     if match is None:
         raise ValueError("the check produced no value")
-    return json.loads(match.group(1))
+    try:
+        return json.loads(match.group(1))
+    except RecursionError:  # the student's object, nested too deep for the decoder
+        raise ValueError("its value is nested too deeply") from None
 
 
 def _plain_messages(messages) -> list[str]:
@@ -493,6 +496,5 @@ def _probe_and_judge(gid, checks, references, run: _Run) -> tuple[list[str], str
         return [f"the hidden checks could not read your answer ({err})"], None
     try:
         return _plain_messages(check.judge(got, references[gid])), None
-    except Exception as err:  # noqa: BLE001 - a judge must not crash; if it does, 0
-        return [f"internal: the judge failed ({type(err).__name__}); "
-                "tell your instructor"], None
+    except Exception as err:  # noqa: BLE001 - the grader's fault, not the student's 0
+        return [], f"the judge failed ({type(err).__name__})"

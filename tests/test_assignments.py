@@ -38,7 +38,7 @@ import nbformat
 import pytest
 
 from autograder import references
-from autograder.checks import ASSIGNMENTS, load
+from autograder.checks import ASSIGNMENTS, kit, load
 from autograder.checks import notebook as nbt
 
 RULE_ASSIGNMENTS = ("sgd_momentum", "adaptive", "adam")
@@ -185,23 +185,39 @@ def test_reference_solution_gets_full_marks(name, solved):
     assert verdicts and all(messages == [] for messages in verdicts.values()), verdicts
 
 
+def with_mistake(name, nb, solved_namespace, mistake):
+    """The namespace of a submission with one classic mistake: the solution's, then the
+    edited answer cell and every answer cell after it run again, in order, as a
+    student's Restart & Run All would (so later parts see what the mistake gives)."""
+    namespace = dict(solved_namespace)
+    later, seen = [], False
+    for cell in nb.cells:
+        meta = nbt.nbgrader_meta(cell)
+        if cell.cell_type != "code" or not meta.get("solution"):
+            continue
+        seen = seen or meta["grade_id"] == mistake.cell
+        if seen:
+            later.append(references.apply_mistake(nb, mistake)
+                         if meta["grade_id"] == mistake.cell else cell.source)
+    for source in later:
+        try:
+            nbt.run_cells([source], namespace)
+        except Exception:  # noqa: BLE001 - nbgrader runs on after a failing answer cell
+            pass
+    return namespace
+
+
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_each_classic_mistake_loses_exactly_its_part(name, solved):
+    """Every part is graded, after the later cells ran again on the mistake: a mistake
+    costs its own part and no other (the later parts' probes supply the reference pieces
+    of the earlier steps they need)."""
     module = importlib.import_module(f"autograder.checks.{name}")
     nb = nbt.read(name)
     assert module.MISTAKES, f"{name} lists no classic mistakes"
-    cheap = set(nbt.graded_tests(nb))
-    if name not in RULE_ASSIGNMENTS:
-        # Model probes train briefly; a mistake can only change the parts that use the
-        # edited cell's names, so grade the part itself and the cheap reading parts.
-        cheap = {part for part in cheap if "compile" not in part and part != "iris_model"}
     for mistake in module.MISTAKES:
-        namespace = dict(solved[name])
-        try:
-            nbt.run_cells([references.apply_mistake(nb, mistake)], namespace)
-        except Exception:  # noqa: BLE001 - nbgrader runs on after a failing answer cell
-            pass
-        verdicts = grade_parts(name, namespace, sorted(cheap | {mistake.check}))
+        namespace = with_mistake(name, nb, solved[name], mistake)
+        verdicts = grade_parts(name, namespace)
         failed = {part for part, messages in verdicts.items() if messages}
         assert failed == {mistake.check}, (mistake.name, verdicts)
 
@@ -233,6 +249,81 @@ def test_judges_treat_probe_output_as_untrusted():
                         [{"class": None}], {"fresh": {"records": [{"params": [[float("nan")]]}]}}):
                 messages = check.judge(got, refs[grade_id])
                 assert messages and all(isinstance(m, str) for m in messages), (grade_id, got)
+
+
+def _deeply_nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# What a probe's JSON can hold, or a student's object turned into it.
+HOSTILE = [None, float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 10**400, 0, -1,
+           True, "x", "", [], {}, [None], [float("nan")], {"error": None}, {"x": [1, None]},
+           [[1.0, 2.0]] * 3, "y" * 5000, _deeply_nested(100_000)]
+
+
+def _paths(value, path=()):
+    """Where a hostile value can replace a piece of ``value``: every dict key, and the
+    first, second and last element of every list."""
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, path + (key,))
+    elif isinstance(value, list):
+        for index in sorted({0, 1, len(value) - 1} & set(range(len(value)))):
+            yield from _paths(value[index], path + (index,))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
+    return copy
+
+
+def _without(value, path):
+    """``value`` with the dict key at ``path`` removed (None if path is not a key)."""
+    parent = value
+    for step in path[:-1]:
+        parent = parent[step]
+    if not path or not isinstance(parent, dict):
+        return None
+    return _replaced(value, path[:-1], {k: v for k, v in parent.items() if k != path[-1]})
+
+
+def hostile_variants(got):
+    """The solution's probe output with each piece replaced by each hostile value, or
+    removed; and each hostile value alone."""
+    yield from HOSTILE
+    for path in _paths(got):
+        for new in HOSTILE:
+            yield _replaced(got, path, new)
+        removed = _without(got, path)
+        if removed is not None:
+            yield removed
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_judges_survive_any_probe_output(name, solved):
+    """No judge raises, whatever the probe gave (the solution's output with any piece
+    None, NaN, inf, huge, of the wrong type or shape, missing, or nested 100,000 deep):
+    it returns messages, and the hostile values alone always fail."""
+    checks, refs = load(name)
+    for grade_id, check in checks.items():
+        got = nbt.run_probe(check.probe, dict(solved[name]))
+        assert check.judge(got, refs[grade_id]) == [], grade_id
+        for variant in hostile_variants(got):
+            try:
+                messages = check.judge(variant, refs[grade_id])
+            except Exception as error:  # noqa: BLE001 - report which input broke it
+                raise AssertionError(f"{grade_id}: {type(error).__name__}: {error} on "
+                                     f"{kit.short_repr(variant, 300)}") from error
+            assert isinstance(messages, list) and all(isinstance(m, str) for m in messages)
+        for variant in HOSTILE:
+            assert check.judge(variant, refs[grade_id]), (grade_id, kit.short_repr(variant))
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)

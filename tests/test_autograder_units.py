@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -94,6 +95,45 @@ def test_probe_program_emits_json_and_leaves_no_names():
     assert set(namespace) == {"square", "__builtins__"}
     with pytest.raises(ValueError):
         grade_one.probe_value(outputs, "another-nonce")
+
+
+class _InProcessRun:
+    """Stands for grade_one._Run: runs a probe program here, as the kernel would."""
+
+    out_of_notebook_time = False
+
+    def __init__(self, namespace):
+        self.namespace, self.saw_hidden_inputs = namespace, False
+
+    def run(self, source, label, instructor=False):
+        out = io.StringIO()
+        sys_stdout, sys.stdout = sys.stdout, out
+        try:
+            exec(source, dict(self.namespace))
+        finally:
+            sys.stdout = sys_stdout
+        return types.SimpleNamespace(
+            timed_out=False, error=None, ename=None,
+            outputs=[{"output_type": "stream", "name": "stdout", "text": out.getvalue()}])
+
+
+def test_a_judge_that_crashes_sends_the_part_to_review_not_to_zero():
+    from autograder.checks import Check
+
+    def broken_judge(got, ref):
+        return [got["loss"] - ref]  # TypeError on None, as figures.py once did
+
+    checks = {"part": Check("answer", broken_judge)}
+    messages, review = grade_one._probe_and_judge(
+        "part", checks, {"part": 1.0}, _InProcessRun({"answer": {"loss": None}}))
+    assert messages == [] and review == "the judge failed (TypeError)"
+
+
+def test_a_probe_value_nested_100000_deep_fails_the_part_not_the_notebook():
+    text = "<<n1>>" + "[" * 100_000 + "]" * 100_000 + "<</n1>>\n"
+    outputs = [{"output_type": "stream", "name": "stdout", "text": text}]
+    with pytest.raises(ValueError, match="nested too deeply"):  # the part's message
+        grade_one.probe_value(outputs, "n1")
 
 
 def test_visible_and_hidden_parts_of_a_test_cell():

@@ -180,7 +180,7 @@ CHECKS = {
     "adam_bias_correction": Check(BIAS_PROBE, judge_bias_correction),
     "adam_update": Check(RULES["adam_update"].probe(), judge_adam),
     "optimizer_comparison_plot": Check(
-        figures.probe(["history_sgd", "history_adam"]), figures.judge_histories_plot
+        figures.probe(STATIC["optimizer_comparison_plot"]["histories"]), figures.judge_histories_plot
     ),
 }
 
@@ -292,4 +292,12 @@ MISTAKES = [
             'eps = hyperparams["eps"]',
             'eps = 1e-7',
             "eps is a fixed number instead of hyperparams['eps']."),
+    # Part D
+    Mistake("optimizer_comparison_plot", "comparison_answer", "typed-in history",
+            "history_adam = train(adam_init, adam_update,\n"
+            "                     {\"lr\": 0.01, \"beta1\": 0.9, \"beta2\": 0.999, \"eps\": 1e-7}, epochs=100)",
+            "history_adam = {\"loss\": [0.3 * 0.97**i for i in range(100)], \"rule\": \"adam_update\",\n"
+            "                \"hyperparams\": {\"lr\": 0.01, \"beta1\": 0.9, \"beta2\": 0.999, \"eps\": 1e-7},\n"
+            "                \"epochs\": 100, \"accuracy\": [0.9] * 100}",
+            "the history was written by hand, not returned by train."),
 ]

@@ -8,7 +8,7 @@ same probes (``compute_references``): its layers, its outputs with fixed weights
 import numpy as np
 
 from autograder.checks import Check, Mistake
-from autograder.checks.kit import numbers, short_repr
+from autograder.checks.kit import numbers, same_curve, short_repr
 from autograder.checks.models import (
     PROBE_HELPERS, close_messages, compile_messages, judge_prologue, layer_messages,
 )
@@ -200,7 +200,7 @@ def judge_build(got, ref):
         messages.append("Start the model with tf.keras.Input(shape=(4,)) so that it is built.")
     messages += layer_messages(got.get("layers"), ref["layers"])
     if got.get("params") != ref["params"]:
-        messages.append(f"The model should have {ref['params']} parameters, it has {got.get('params')}.")
+        messages.append(f"The model should have {ref['params']} parameters, it has {short_repr(got.get('params'))}.")
     if not messages:
         messages += close_messages(
             "With fixed weights, your model's outputs on hidden flowers", got.get("outputs"),
@@ -236,7 +236,7 @@ def judge_fit(got, ref):
         messages.append("Validate every 10 epochs (validation_freq=10).")
     if got.get("steps") != ref["steps"]:
         messages.append(
-            f"The optimizer took {got.get('steps')} steps; 40 epochs of 120 training "
+            f"The optimizer took {short_repr(got.get('steps'))} steps; 40 epochs of 120 training "
             f"flowers in batches of 32 take {ref['steps']}: check batch_size and "
             "validation_split, and fit only once after building.")
     if got.get("params") != ref["params"]:
@@ -260,7 +260,7 @@ def judge_choose_loss(got, ref):
         elif have.get("error"):
             messages.append(f"{case}: choose_loss raised {short_repr(have['error'], 200)}.")
         elif have.get("class") != want["class"]:
-            messages.append(f"{case}: the loss should be {want['class']}, not {have.get('class')}.")
+            messages.append(f"{case}: the loss should be {want['class']}, not {short_repr(have.get('class'))}.")
         elif have.get("from_logits") is not want["from_logits"]:
             messages.append(f"{case}: from_logits should be {want['from_logits']}.")
     return messages
@@ -286,10 +286,7 @@ def judge_plot(got, ref):
         def find(values):
             for line in lines:
                 y = numbers(line.get("y")) if isinstance(line, dict) else None
-                if y is not None and len(y) == len(values) and all(
-                    a is not None and abs(a - b) <= 1e-6 * max(1.0, abs(b))
-                    for a, b in zip(y, values)
-                ):
+                if y is not None and same_curve(y, values, 1e-6):
                     return line
             return None
 
@@ -317,7 +314,7 @@ def judge_predict(got, ref):
     want = ref["classes"]
     if got.get("shape") != [len(want)]:
         return [f"predict_classes should return one class per row: shape ({len(want)},), "
-                f"not {tuple(got.get('shape') or ())}. Take the argmax over axis 1."]
+                f"not {short_repr(got.get('shape'))}. Take the argmax over axis 1."]
     if not got.get("integer"):
         messages.append("predict_classes should return integers (np.argmax gives them).")
     if numbers(got.get("classes")) != want:

@@ -20,22 +20,31 @@ def numbers(x, size=None):
         return None
     out = []
     for value in x:
-        if value is None:
-            out.append(None)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, float))):
             return None
-        elif not math.isfinite(value):
-            out.append(None)
-        else:
-            out.append(float(value))
+        out.append(None if value is None else number(value))
     return out
 
 
 def number(x):
-    """``x`` as a finite float, or None."""
+    """``x`` as a finite float, or None (an int too large for a float is None too)."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
-    return float(x) if math.isfinite(x) else None
+    try:
+        value = float(x)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def same_curve(got, want, rtol):
+    """True if two lists from ``numbers`` hold the same values (a nan/inf, None, only
+    where the other has one): a plotted line against the history it should show."""
+    return len(got) == len(want) and all(
+        a is b is None or (a is not None and b is not None
+                           and abs(a - b) <= rtol * max(1.0, abs(b)))
+        for a, b in zip(got, want))
 
 
 def short(values, limit=4):
@@ -83,7 +92,10 @@ def compare_arrays(label, got, expected, start=None, rtol=RTOL):
 
 
 def short_repr(x, limit=80):
-    text = repr(x)
+    try:
+        text = repr(x)
+    except (RecursionError, ValueError):  # nested too deep; an int too long to print
+        text = f"<an unreadable {type(x).__name__}>"
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -108,7 +108,7 @@ def layer_messages(got_layers, want_layers):
     got_names = [layer.get("class") if isinstance(layer, dict) else None for layer in got_layers]
     want_names = [layer["class"] for layer in want_layers]
     if got_names != want_names:
-        return [f"the layers should be {want_names}, in this order; your model has {got_names}."]
+        return [f"the layers should be {want_names}, in this order; your model has {short_repr(got_names, 300)}."]
     messages = []
     for i, (got, want) in enumerate(zip(got_layers, want_layers)):
         for key, value in want.items():
@@ -127,7 +127,7 @@ def layer_messages(got_layers, want_layers):
                 ok = have == value
             if not ok:
                 messages.append(
-                    f"layer {i} ({want['class']}): {key} should be {value!r}, it is {have!r}."
+                    f"layer {i} ({want['class']}): {key} should be {value!r}, it is {short_repr(have)}."
                 )
     return messages
 

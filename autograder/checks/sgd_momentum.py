@@ -65,7 +65,7 @@ CHECKS = {
         RULES["momentum_velocity_update"].probe(), judge_momentum_velocity
     ),
     "iris_loss_plot": Check(
-        figures.probe(["history_sgd", "history_momentum"]), figures.judge_histories_plot
+        figures.probe(STATIC["iris_loss_plot"]["histories"]), figures.judge_histories_plot
     ),
 }
 
@@ -114,4 +114,9 @@ MISTAKES = [
             "v.assign(mu * v + (1 - mu) * g)\n        p.assign_sub(lr * v)",
             "this is the notes' moving-average form; Keras's velocity is "
             "v = momentum * v - lr * g, and w = w + v."),
+    Mistake("iris_loss_plot", "iris_training_answer", "typed-in history",
+            'history_sgd = train(sgd_init, sgd_update, {"lr": 0.1}, epochs=100)',
+            'history_sgd = {"loss": [0.3 * 0.98**i for i in range(100)], "rule": "sgd_update",\n'
+            '               "hyperparams": {"lr": 0.1}, "epochs": 100, "accuracy": [0.9] * 100}',
+            "the history was written by hand, not returned by train."),
 ]

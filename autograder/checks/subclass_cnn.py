@@ -9,7 +9,7 @@ import numpy as np
 
 from autograder.checks import Check, Mistake
 from autograder.checks.keras_six_steps import HIDDEN_FLOWERS, IRIS_DATA
-from autograder.checks.kit import number, numbers
+from autograder.checks.kit import number, numbers, short_repr
 from autograder.checks.models import (
     PROBE_HELPERS, close_messages, compile_messages, judge_prologue, layer_messages,
 )
@@ -146,7 +146,7 @@ def judge_iris_model(got, ref):
         messages.append("IrisModel should subclass tf.keras.Model (not Sequential).")
     messages += layer_messages(got.get("layers"), ref["layers"])
     if got.get("params") != ref["params"]:
-        messages.append(f"IrisModel should have {ref['params']} parameters, it has {got.get('params')}.")
+        messages.append(f"IrisModel should have {ref['params']} parameters, it has {short_repr(got.get('params'))}.")
     if not messages:
         messages += close_messages("With fixed weights, the outputs on hidden flowers",
                                    got.get("outputs"), ref["outputs"], 1e-4, 1e-6)
@@ -164,7 +164,7 @@ def judge_build_cnn(got, ref):
                         "tf.keras.Input(shape=(8, 8, 1)).")
     messages += layer_messages(got.get("layers"), ref["layers"])
     if got.get("params") != ref["params"]:
-        messages.append(f"The CNN should have {ref['params']} parameters, it has {got.get('params')}.")
+        messages.append(f"The CNN should have {ref['params']} parameters, it has {short_repr(got.get('params'))}.")
     if not messages:
         messages += close_messages("With fixed weights, the outputs on hidden images",
                                    got.get("outputs"), ref["outputs"], ref["rtol"], 1e-6)
@@ -192,7 +192,7 @@ def judge_train_cnn(got, ref):
     if loss is None or len(loss) != ref["epochs"]:
         return [f"cnn_history should hold {ref['epochs']} epochs."]
     if got.get("steps") != ref["steps"]:
-        messages.append(f"The optimizer took {got.get('steps')} steps; 5 epochs of 1437 digits in "
+        messages.append(f"The optimizer took {short_repr(got.get('steps'))} steps; 5 epochs of 1437 digits in "
                         f"batches of 32 take {ref['steps']}: fit once, with batch_size=32.")
     messages += close_messages("Your seeded run's training loss", loss, ref["loss"], 0.0, ref["atol"])
     accuracy = number(got.get("test_accuracy"))
