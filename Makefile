@@ -15,11 +15,12 @@ PUBLIC_DIR ?= _public
 PUBLIC_REMOTE ?= $(shell $(PYTHON) scripts/make_public.py --print-remote)
 SITE_DIR ?= _build/html
 
-.PHONY: book test exercises public publish publish-built clean help lock
+.PHONY: book test test-fast exercises public publish publish-built clean help lock
 
 help:
 	@echo "make book       build the website into _build/html (creates .venv if missing)"
 	@echo "make test       run the whole test suite, the strict book build included"
+	@echo "make test-fast  the tests that need no book build, sandbox, browser or long run (minutes)"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make public     write the public course (no solutions, no grading code) into $(PUBLIC_DIR)/"
 	@echo "make publish    build, then push the public course and the site ($(PAGES_BRANCH)) to PUBLIC_REMOTE"
@@ -54,6 +55,10 @@ book: $(STAMP) $(MATHJAX)
 
 test: book
 	$(PY) -m pytest
+
+# The quick lane while working: deselects the markers registered in pyproject.toml.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not sandbox and not browser and not build"
 
 exercises: $(STAMP)
 	$(PY) -m autograder.release
