@@ -160,3 +160,13 @@ def test_a_page_says_when_manual_grades_cannot_be_read(tmp_path, gradebooks):
 def test_the_real_command_prints_one_line_too(tmp_path):
     assert_one_line_error(autograder("export", "-w", tmp_path / "nope"),
                           "no workspace folder")
+
+
+def test_reading_the_course_configuration_creates_nothing(tmp_path, monkeypatch):
+    from autograder.config import course_config
+
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path / "ws"))
+    config = course_config()
+    assert config.CourseDirectory.db_url == f"sqlite:///{tmp_path / 'ws' / 'gradebook.db'}"
+    assert config.CourseDirectory.course_id == course_id()
+    assert not (tmp_path / "ws").exists()
