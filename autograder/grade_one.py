@@ -445,7 +445,8 @@ def _run_test_cell(run: _Run, cell, gid, part, checks, references) -> None:
         return
     visible_ok = res.error is None
     if not visible_ok:
-        part["messages"].append(f"visible check failed: {run.words(res)}")
+        # the instructor's visible test and its message, on visible inputs: quoted
+        part["messages"].append(f"visible check failed: {_error_line(res.error)}")
     verdict, review = _probe_and_judge(gid, checks, references, run)
     part["messages"].extend(verdict)
     if review:
