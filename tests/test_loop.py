@@ -59,7 +59,7 @@ def test_epoch_loss_is_the_mean_of_the_batch_losses():
     assert len(batch_losses) == 4
     assert history["loss"][0] == pytest.approx(sum(batch_losses) / 4, rel=1e-12)
 
-
+@pytest.mark.slow
 def test_numpy_loop_follows_the_tensorflow_loop():
     """fast-loop.md times train_numpy as the same experiment as train (float64
     against float32, hence the tolerance)."""
@@ -70,6 +70,7 @@ def test_numpy_loop_follows_the_tensorflow_loop():
     assert ours["accuracy"] == twin["accuracy"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, extra", [("momentum", dict(momentum=0.8)),
                                          ("adam", dict(beta2=0.99))])
 def test_a_sweep_equals_separate_runs(name, extra):
@@ -80,7 +81,7 @@ def test_a_sweep_equals_separate_runs(name, extra):
         np.testing.assert_allclose(swept["loss"][k], single["loss"], rtol=1e-6)
         np.testing.assert_array_equal(swept["accuracy"][k], single["accuracy"])
 
-
+@pytest.mark.slow
 def test_learning_rate_choices_of_the_comparison_page():
     """The reasons comparison.md (and IRIS_LEARNING_RATES) give for leaving 0.1."""
     adadelta = sweep("adadelta", [0.1, 1.0])

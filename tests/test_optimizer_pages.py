@@ -108,8 +108,8 @@ def test_keras_nesterov_stores_the_look_ahead_point():
         lookahead.append(w + mu * v)
     keras_form = trajectory("nesterov", _steps("nesterov", lr=lr, momentum=mu),
                             QUADRATIC, 60)
-    # Keras holds lr and mu in float32: ~1e-8 relative
-    np.testing.assert_allclose(keras_form, lookahead, rtol=1e-6, atol=1e-7)
+    # Keras holds lr and mu in float32: ~1e-8 relative per step, ~3e-7 after 60 steps
+    np.testing.assert_allclose(keras_form, lookahead, rtol=1e-6, atol=1e-6)
 
 
 def test_nesterov_ends_far_lower_than_momentum_on_the_bowl():
@@ -251,7 +251,7 @@ def test_two_dimensional_claims_of_the_comparison_page():
               for n, lr in dict(sgd=0.001, momentum=0.0005, adam=0.05).items()}
     assert valley["sgd"] > 1 and valley["momentum"] < 0.01 and valley["adam"] < 0.01
 
-
+@pytest.mark.slow
 def test_iris_ranking_of_the_comparison_page():
     from course.keras_rules import keras_optimizer
     from course.loop import IRIS_LEARNING_RATES, train

@@ -459,10 +459,10 @@ def test_no_hidden_input_is_public(public, tmp_path):
     assert number_runs("x = [" + ", ".join(map(str, run)) + "]") & hidden
 
 
-def test_no_graded_answer_is_public(public):
+def _check_no_answer(units: list[Unit]) -> None:
     answers = _answers()
     assert len([a for a in answers if len(a.tokens) >= MIN_TOKENS]) >= 20
-    hits = similar_pairs(answers, public_units(public, SITE))
+    hits = similar_pairs(answers, units)
     new = [h for h in hits if not _pending(h[1], h[2])]
     if new:
         pytest.fail("graded answers in the public course (token similarity):\n"
@@ -472,6 +472,17 @@ def test_no_graded_answer_is_public(public):
     assert still == set(PENDING), f"fixed, remove from PENDING: {set(PENDING) - still}"
 
 
+def test_no_graded_answer_is_in_the_public_course(public):
+    _check_no_answer(public_units(public))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SITE / "searchindex.js").is_file(), reason=f"no site at {SITE}")
+def test_no_graded_answer_is_on_the_built_site(tmp_path):
+    """The site as built (outputs included: a page that prints a function's source)."""
+    _check_no_answer(public_units(tmp_path, SITE))
+
+
 def _answer_function(assignment, grade_id, name):
     notebook = json.loads((ROOT / f"solutions/{assignment}/{assignment}.ipynb").read_text())
     source = next("".join(c["source"]) for c in notebook["cells"]
@@ -479,6 +490,7 @@ def _answer_function(assignment, grade_id, name):
     return dict(definitions(source))[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment, grade_id, name, page", [
     ("adam", "adam_answer", "adam_update", "book/optimizers/adam.md"),
     ("sgd_momentum", "sgd_answer", "sgd_update", "book/training-loop.md"),  # 39 tokens
