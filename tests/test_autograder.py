@@ -25,8 +25,9 @@ from autograder.checks import load as load_checks
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = demo.available_assignments()[:2]
 
-pytestmark = pytest.mark.skipif(len(ASSIGNMENTS) < 2,
-                                reason="needs two assignments with checks and references")
+pytestmark = [pytest.mark.slow,  # grades a class of 26 notebooks (minutes)
+              pytest.mark.skipif(len(ASSIGNMENTS) < 2,
+                                 reason="needs two assignments with checks and references")]
 
 
 def autograder(*args, check=True, **kwargs):
