@@ -196,8 +196,7 @@ def _fresh_parts(instructor_nb) -> dict[str, dict]:
             "max_points": part["max_points"],
             "passed": False if part["auto"] else None,
             "auto": part["auto"],
-            "messages": [] if part["auto"] else ["graded by hand"],
-            "notes": [],
+            "messages": [] if part["auto"] else ["graded by hand"], "notes": [],
         }
     return parts
 

@@ -69,7 +69,10 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
                                      "references": references} for name in names},
               "limits": dataclasses.asdict(limits), "sandbox": sandbox},
         workers=n_workers,
-        task_timeout=limits.notebook_timeout + getattr(limits, "startup_timeout", 60) + 60,
+        # a backstop for a stuck worker: every kernel start and set-up attempt (the
+        # set-up's time is not the notebook's), the notebook's time, a minute to stop
+        task_timeout=grade_one.SETUP_ATTEMPTS * (limits.startup_timeout + limits.setup_timeout)
+        + limits.notebook_timeout + 60,
         log_dir=workspace / "logs" / "+".join(names),
         env=KERNEL_THREAD_ENV))
     try:
