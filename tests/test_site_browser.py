@@ -32,7 +32,8 @@ from bs4 import BeautifulSoup
 import one_page_book
 from test_site_html import NO_SITE, ROOT, SITE, ids_in, site_pages
 
-pytestmark = pytest.mark.skipif(not (SITE / "searchindex.js").is_file(), reason=NO_SITE)
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not (SITE / "searchindex.js").is_file(), reason=NO_SITE)]
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-quic", "--no-first-run",
@@ -371,6 +372,8 @@ def offline_build(tmp_path_factory):
     build.stop()
 
 
+@pytest.mark.build
+@pytest.mark.sandbox
 def test_a_site_built_without_network_renders_its_formulas(browser, offline_build):
     site = offline_build.wait()
     html = BeautifulSoup((site / "page.html").read_text(), "html.parser")

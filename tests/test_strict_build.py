@@ -11,6 +11,8 @@ import yaml
 
 import one_page_book
 
+pytestmark = [pytest.mark.build, pytest.mark.slow]  # each test builds a one-page book
+
 CASES = {
     "cell_error": ("```{code-cell} ipython3\nraise ValueError('boom from a cell')\n```\n", 1),
     "warning": ("See {ref}`a-label-that-does-not-exist`.\n", 1),
