@@ -234,6 +234,7 @@ def toy_submission(ws: Path, student: str, body: str, name: str = "toy.ipynb") -
     nbformat.write(nb, str(folder / name))
 
 
+@pytest.mark.slow  # grades four notebooks in kernels
 def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
     spec = toy_assignment(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
