@@ -4,7 +4,10 @@
     python scripts/student_env.py --python /usr/bin/python3 [--venv DIR]
 
 1. creates a virtual environment with that Python and installs requirements-student.txt
-   into it with pip (the machine's pip configuration and wheel cache apply);
+   into it with pip (with the machine's pip configuration): ``pip download`` fetches the
+   wheels missing from a wheel cache that outlives the run (``$COURSE_WHEELHOUSE``,
+   default ~/.cache/gd-keras-course/wheels: pip's own cache stayed empty on these
+   machines), then ``pip install --no-index`` installs from it;
 2. imports in it every top-level module that the notebooks' code imports (found with
    ``ast`` in solutions/ and exercises/): a module missing from the student set fails
    here, by name;
@@ -23,6 +26,7 @@ import argparse
 import ast
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -34,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements-student.txt"
 HIDDEN_BLOCK = re.compile(r"\n?[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*", re.S)
+WHEELHOUSE = Path(os.environ.get("COURSE_WHEELHOUSE",
+                               Path.home() / ".cache" / "gd-keras-course" / "wheels"))
 CELL_TIMEOUT = 900  # seconds; a busy 2-core machine makes TensorFlow's import alone 30 s
 
 
@@ -96,10 +102,13 @@ def create_env(python: str, venv: Path, lock: Path) -> Path:
     run_step(f"venv with {python}", [python, "-m", "venv", str(venv)],
              hint="on Debian: apt-get install python3-venv")
     env_python = venv / "bin" / "python"
-    run_step(f"pip install -r {lock.name}",
-             [str(env_python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-              "-r", str(lock)],
+    pip = [str(env_python), "-m", "pip", "--disable-pip-version-check"]
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    run_step(f"pip download -r {lock.name} (what {WHEELHOUSE} lacks)",
+             pip + ["download", "-q", "-d", str(WHEELHOUSE), "-r", str(lock)],
              hint="see pip's message above: is this Python in requires-python?")
+    run_step(f"pip install -r {lock.name} from {WHEELHOUSE}",
+             pip + ["install", "-q", "--no-index", "--find-links", str(WHEELHOUSE), "-r", str(lock)])
     return env_python
 
 
@@ -193,13 +202,26 @@ def check_visible_tests_in_solution(exercise: Path, solution: Path) -> None:
                                   "visible test: run make exercises")
 
 
+def error_names(cell) -> list[str]:
+    return [o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
 def check_untouched_exercise_fails(executed) -> None:
-    """Every graded test cell of an untouched exercise stops with NotImplementedError."""
-    for grade_id, cell in graded_tests(executed.cells).items():
-        errors = [o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors != ["NotImplementedError"]:
-            raise StudentEnvError(f"untouched exercise, test cell {grade_id}: expected "
-                                  f"NotImplementedError, got {errors or 'no error'}")
+    """Every graded test cell of an untouched exercise stops with NotImplementedError, or
+    with NameError (a name that an earlier answer cell, stopped by NotImplementedError at
+    its top level, never defined); any other error is the environment's fault."""
+    answer_raised = False
+    for cell in executed.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta:
+            continue
+        if meta.get("solution"):
+            answer_raised = answer_raised or error_names(cell) == ["NotImplementedError"]
+        elif meta.get("grade"):
+            errors = error_names(cell)
+            if errors != ["NotImplementedError"] and not (answer_raised and errors == ["NameError"]):
+                raise StudentEnvError(f"untouched exercise, test cell {meta['grade_id']}: expected "
+                                      f"NotImplementedError, got {errors or 'no error'}")
 
 
 def inside(root: Path) -> None:

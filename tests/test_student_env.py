@@ -211,3 +211,42 @@ def test_student_env_runs_every_notebook(which, tmp_path):
     result = subprocess.run([env_python, str(script), "--inside", "--imports-only"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1 and "lacks: sklearn" in result.stderr, result.stderr[-2000:]
+
+
+# --- the checks of scripts/student_env.py, on made-up notebooks ---------------------------
+
+def made_up_notebook(*cells: tuple[str, str, list[str]]):
+    """Cells of (kind, grade_id, error names): kind 'answer' or 'test'."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    for kind, grade_id, errors in cells:
+        cell = nbformat.v4.new_code_cell("")
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": kind == "answer",
+                                     "grade": kind == "test"}
+        cell.outputs = [nbformat.v4.new_output("error", ename=e, evalue="", traceback=[])
+                        for e in errors]
+        nb.cells.append(cell)
+    return nb
+
+
+@pytest.mark.parametrize("cells, fails_at", [
+    ([("answer", "a", []), ("test", "t", ["NotImplementedError"])], None),
+    ([("answer", "a", ["NotImplementedError"]), ("test", "t", ["NameError"])], None),
+    ([("answer", "a", []), ("test", "t", ["NameError"])], "t"),  # no NotImplementedError before
+    ([("answer", "a", []), ("test", "t", ["ModuleNotFoundError"])], "t"),  # the environment's fault
+    ([("answer", "a", ["NotImplementedError"]), ("test", "t", [])], "t"),  # a test that passes
+])
+def test_untouched_exercise_check(cells, fails_at):
+    notebook = made_up_notebook(*cells)
+    if fails_at is None:
+        student_env.check_untouched_exercise_fails(notebook)
+    else:
+        with pytest.raises(student_env.StudentEnvError, match=f"test cell {fails_at}:"):
+            student_env.check_untouched_exercise_fails(notebook)
+
+
+def test_imports_are_read_from_code_not_text():
+    sources = ["%matplotlib inline\nimport numpy as np, os.path\nfrom sklearn import datasets",
+               "def f():\n    import tensorflow.keras\n    from . import local\n# import fake"]
+    assert student_env.imported_modules(sources) == {"numpy", "os", "sklearn", "tensorflow"}
