@@ -11,11 +11,9 @@ The result is plain JSON data; ``grade_submission`` never raises.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import json
-import re
 import secrets
 import shutil
 import tempfile
@@ -30,6 +28,7 @@ from autograder import intake
 from autograder.assemble import assemble
 from autograder.cells import graded_parts, is_test, nbgrader_meta, strip_hidden_tests
 from autograder.fingerprint import checks_files
+from autograder.probes import probe_program, probe_value
 from autograder import sandbox as kernels
 from autograder import verdicts
 
@@ -105,49 +104,6 @@ def missing_checks(assignment: Assignment) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- probes
-def probe_program(probe: str, nonce: str) -> str:
-    """Wrap a probe (statements, then one expression) into code that writes the
-    expression's value as JSON between two markers on stdout, leaving no names behind
-    in the student's namespace."""
-    tree = ast.parse(probe)
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
-        raise ValueError("a probe must end with an expression")
-    body = tree.body[:-1] + [ast.Return(value=tree.body[-1].value)]
-    func = ast.FunctionDef(name="__autograder_probe", args=ast.arguments(
-        posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
-        body=body, decorator_list=[], returns=None)
-    module = ast.Module(body=[func], type_ignores=[])
-    ast.fix_missing_locations(module)
-    return "\n".join([
-        ast.unparse(module),
-        "def __autograder_emit():",
-        "    import json as _json, sys as _sys",
-        "    def _plain(o):",
-        "        # never a repr: it is the student's text on hidden inputs",
-        f"        return o.tolist() if hasattr(o, 'tolist') else {verdicts.UNREADABLE!r}",
-        "    _text = _json.dumps(__autograder_probe(), allow_nan=True, default=_plain)",
-        f"    _sys.stdout.write('<<{nonce}>>' + _text + '<</{nonce}>>\\n')",
-        "    _sys.stdout.flush()",
-        "try:",
-        "    __autograder_emit()",
-        "finally:",
-        "    del __autograder_probe, __autograder_emit",
-    ])
-
-
-def probe_value(outputs, nonce: str):
-    """The JSON value between the markers in a probe cell's stdout, or raise ValueError."""
-    text = "".join(o.get("text", "") for o in outputs
-                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
-    match = re.search(f"<<{nonce}>>(.*)<</{nonce}>>", text, re.S)
-    if match is None:
-        raise ValueError("the check produced no value")
-    try:
-        return json.loads(match.group(1))
-    except RecursionError:  # the student's object, nested too deep for the decoder
-        raise ValueError("its value is nested too deeply") from None
-
-
 def _plain_messages(messages) -> list[str]:
     if not isinstance(messages, (list, tuple)):
         raise TypeError(f"judge returned {type(messages).__name__}, not a list")

@@ -27,7 +27,8 @@ LAYERS = {
                       "autograder.references", "autograder.demo", "autograder.scheduler",
                       "autograder.progress", "autograder.pages"],
     "grading": ["autograder.grade_one", "autograder.fingerprint", "autograder.gradebook",
-                "autograder.reference_rules", "autograder.verdicts", "autograder.checks",
+                "autograder.reference_rules", "autograder.verdicts", "autograder.probes",
+                "autograder.checks",
                 "autograder.checks.*"],
     "kernel": ["autograder.sandbox"],
     "notebook": ["autograder", "autograder.assemble", "autograder.intake",
@@ -42,7 +43,7 @@ MAX_MODULE_LINES = 400
 # Their sizes today, so that they cannot grow: {path: (module lines, {function: lines})}.
 TOO_LONG_FOR_NOW = {
     "autograder/sandbox.py": (1005, {"start_kernel": 110, "run_cell": 174}),
-    "autograder/grade_one.py": (500, {}),
+    "autograder/grade_one.py": (456, {}),
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cells, collect, grade_one, grading, workspace
+from autograder import cells, collect, grade_one, grading, probes, workspace
 from autograder import gradebook as gbook
 from autograder.progress import Progress
 
@@ -82,7 +82,7 @@ def test_collect_zip_with_a_wrapper_folder_and_an_unsafe_path(tmp_path):
 # ----------------------------------------------------------------------------- probes
 def test_probe_program_emits_json_and_leaves_no_names():
     probe = "xs = [square(v) for v in (1.5, -2.0)]\n{'xs': xs, 'n': len(xs)}"
-    program = grade_one.probe_program(probe, "abc123")
+    program = probes.probe_program(probe, "abc123")
     namespace = {"square": lambda v: v * v}
     out = io.StringIO()
     sys_stdout, sys.stdout = sys.stdout, out
@@ -91,10 +91,10 @@ def test_probe_program_emits_json_and_leaves_no_names():
     finally:
         sys.stdout = sys_stdout
     outputs = [{"output_type": "stream", "name": "stdout", "text": out.getvalue()}]
-    assert grade_one.probe_value(outputs, "abc123") == {"xs": [2.25, 4.0], "n": 2}
+    assert probes.probe_value(outputs, "abc123") == {"xs": [2.25, 4.0], "n": 2}
     assert set(namespace) == {"square", "__builtins__"}
     with pytest.raises(ValueError):
-        grade_one.probe_value(outputs, "another-nonce")
+        probes.probe_value(outputs, "another-nonce")
 
 
 class _InProcessRun:
@@ -133,7 +133,7 @@ def test_a_probe_value_nested_100000_deep_fails_the_part_not_the_notebook():
     text = "<<n1>>" + "[" * 100_000 + "]" * 100_000 + "<</n1>>\n"
     outputs = [{"output_type": "stream", "name": "stdout", "text": text}]
     with pytest.raises(ValueError, match="nested too deeply"):  # the part's message
-        grade_one.probe_value(outputs, "n1")
+        probes.probe_value(outputs, "n1")
 
 
 def test_visible_and_hidden_parts_of_a_test_cell():

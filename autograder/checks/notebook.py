@@ -4,7 +4,6 @@ Used by ``autograder.references`` (to record what classic mistakes give) and by 
 tests (to grade fake submissions without starting a kernel per mistake).
 """
 
-import ast
 import contextlib
 import io
 from pathlib import Path
@@ -16,6 +15,8 @@ from autograder.cells import HIDDEN_BEGIN_LINE as HIDDEN_BEGIN  # noqa: F401
 from autograder.cells import HIDDEN_END_LINE as HIDDEN_END  # noqa: F401
 from autograder.cells import cells_by_id, nbgrader_meta  # noqa: F401
 from autograder.cells import strip_hidden_tests as visible_part  # noqa: F401
+# One serialiser of probe values, in kernels and here (autograder/probes.py).
+from autograder.probes import run_probe, split_probe  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,28 +40,6 @@ def graded_tests(nb):
         for c in nb.cells
         if nbgrader_meta(c).get("grade") and c.cell_type == "code"
     }
-
-
-def split_probe(probe):
-    """(statements, last expression) of a probe's source."""
-    tree = ast.parse(probe)
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
-        raise ValueError("a probe must end with an expression")
-    last = tree.body[-1]
-    lines = probe.splitlines()
-    head = "\n".join(lines[: last.lineno - 1])
-    tail = "\n".join(lines[last.lineno - 1:])
-    return head, tail
-
-
-def run_probe(probe, namespace):
-    """Run a probe in ``namespace`` as a kernel would: its value, round-tripped as JSON."""
-    import json
-
-    head, tail = split_probe(probe)
-    exec(compile(head, "<probe>", "exec"), namespace)
-    value = eval(compile(tail, "<probe>", "eval"), namespace)
-    return json.loads(json.dumps(value))
 
 
 def run_cells(sources, namespace=None, quiet=True):
