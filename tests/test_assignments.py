@@ -43,7 +43,8 @@ from autograder.checks import notebook as nbt
 
 RULE_ASSIGNMENTS = ("sgd_momentum", "adaptive", "adam")
 # keep the nbgrader jobs of one run together when pytest-xdist spreads the tests
-pytestmark = pytest.mark.xdist_group("assignments")
+# slow: the module starts nbgrader validate, release and autograde runs for every test
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("assignments")]
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
