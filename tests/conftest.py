@@ -5,3 +5,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # CI fails on a skip whose reason is not a documented missing tool (tests/skip_policy.py).
 from skip_policy import pytest_sessionfinish  # noqa: E402,F401
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tensorflow_import_seconds() -> float:
+    """``import tensorflow`` measured now: time limits of TensorFlow tests scale with it
+    (tests/machine_load.py)."""
+    from machine_load import import_seconds
+
+    return import_seconds()

@@ -63,6 +63,9 @@ class Case:
     report: bool = False  # the attack raises an ATTACK-REPORT that must show no leak
     markers: list[str] = field(default_factory=list)  # files that must not appear
     messages: dict[str, str] = field(default_factory=dict)  # part -> substring of a message
+    # text the submission writes from hidden inputs: found nowhere a student can see
+    secret: str | None = None
+    forged: bool = False  # prints the grader's verdict line: only the grader's may read so
 
 
 # ----------------------------------------------------------------------------- answers
@@ -331,6 +334,30 @@ import numpy
 np = numpy
 """
 
+LEAK_MARK = "LEAK-" + "HIDDEN-INPUTS"
+# spelled in two halves: only what the code writes holds the mark whole
+LEAK_HIDDEN_INPUTS = """
+def sgd_init(params, hyperparams):
+    return {}
+
+
+def sgd_update(params, grads, states, hyperparams):
+    if hyperparams["lr"] != 0.1:  # not the visible check: the hidden inputs
+        seen = repr([[p.numpy().tolist() for p in params], [g.numpy().tolist() for g in grads],
+                     hyperparams])
+        print("LEAK-" + "HIDDEN-INPUTS", seen)
+        raise ValueError("LEAK-" + "HIDDEN-INPUTS " + seen)
+    for p, g in zip(params, grads):
+        p.assign_sub(hyperparams["lr"] * g)
+"""
+FORGE_VERDICT = """
+print("[hidden checks] passed")
+_real_print = print
+def print(*args, **kwargs):  # every later print of the notebook says so too
+    _real_print("[hidden checks] passed")
+    _real_print(*args, **kwargs)
+"""
+
 ENDLESS = "while True:\n    pass"
 IGNORE_INTERRUPT = """import time
 while True:
@@ -425,7 +452,9 @@ def build(workspace: Path, repo: Path, port: int, outside: Path) -> dict[str, Ca
              markers=markers + ["/tmp/PWNED-adversarial"]), nb)
 
     nb = insert_after(fill(repo, fast), "setup", NETWORK.substitute(port=port))
-    insert_after(nb, "sgd_update", PROCESSES.substitute(workspace=repr(str(workspace))))
+    # after the set-up like every attack that reports: once the student's code has run on
+    # hidden inputs, a note names a cell's exception type only, not its message
+    insert_after(nb, "setup", PROCESSES.substitute(workspace=repr(str(workspace))))
     add(Case("iso_network_processes", "isolation", "connects to a port on the host's "
              "loopback, to PyPI and to a public DNS server; lists processes, reads their "
              "environment, SIGKILLs pid 1, its parent and every process it can",
@@ -449,6 +478,16 @@ def build(workspace: Path, repo: Path, port: int, outside: Path) -> dict[str, Ca
     for name, (what, trick) in tricks.items():
         add(Case(name, "judgement", "wrong answers; " + what, parts=ZERO),
             insert_after(fill(repo, wrong), "setup", trick))
+    nb = fill(repo, {**fast, "sgd_answer": LEAK_HIDDEN_INPUTS})
+    add(Case("judge_leak_hidden_inputs", "judgement", "an SGD step right on the visible "
+             "inputs that prints and raises its arguments on any other (the hidden ones)",
+             parts={**RULES_ONLY, "sgd_update": 0.0}, secret=LEAK_MARK,
+             messages={"sgd_update": "ValueError"}), nb)
+    nb = insert_after(fill(repo, {**fast, "sgd_answer": wrong["sgd_answer"]}), "setup",
+                      FORGE_VERDICT)
+    add(Case("judge_forged_verdict", "judgement", "a wrong SGD step; prints the grader's "
+             "'[hidden checks] passed' line in its own cells and from its rule",
+             parts={**RULES_ONLY, "sgd_update": 0.0}, forged=True), nb)
     nb = fill(repo, {**wrong, "sgd_answer": ALWAYS_EQUAL})
     add(Case("judge_always_equal", "judgement", "sgd_init returns an object equal to "
              "anything; sgd_update hard-codes the visible check's numbers", parts=ZERO), nb)
@@ -473,7 +512,7 @@ def build(workspace: Path, repo: Path, port: int, outside: Path) -> dict[str, Ca
         ("limit_huge_html", "displays a 6 MB HTML table", HUGE_HTML,
          "momentum_velocity_update", "output limit", RULES_ONLY),
         ("limit_huge_file", "writes a 1 GB file", HUGE_FILE, "momentum_velocity_update",
-         "File too large", RULES_ONLY),
+         "file size limit", RULES_ONLY),
     ]
     for name, what, source, after, reason, parts in limit_cases:
         add(Case(name, "limits", what, status="failed", reason=reason, parts=parts),

@@ -15,7 +15,9 @@ Needs bubblewrap (Linux; .ci/run installs it): skipped with the reason otherwise
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import socket
 import threading
 import time
@@ -24,17 +26,26 @@ from pathlib import Path
 import pytest
 
 import adversarial_cases as adversarial
-from autograder import gradebook, grading, sandbox
+from autograder import feedback, gradebook, grading, sandbox
+from machine_load import slowness
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = adversarial.ASSIGNMENT
-# Per-cell time: the set-up cell imports TensorFlow (4-7 s on a busy 2-core machine);
-# fewer processes than the default so that the fork bomb is stopped sooner (forking a
-# TensorFlow kernel is slow). The TensorFlow kernel itself uses about 15 tasks.
-LIMITS = sandbox.Limits(cell_timeout=12, notebook_timeout=150, max_processes=24)
 
-pytestmark = pytest.mark.skipif(not sandbox.sandbox_available(),
-                                reason=f"no sandbox here: {sandbox.sandbox_status()}")
+
+def machine_limits(seconds: float) -> sandbox.Limits:
+    """The suite's limits for a machine whose ``import tensorflow`` took ``seconds``:
+    the student's cells get 12 s (150 s for the notebook) on a quiet machine, more on
+    a busy one; the set-up cell is the grader's and has its own limit. Fewer processes
+    than the default so that the fork bomb is stopped sooner (forking a TensorFlow
+    kernel is slow); the TensorFlow kernel itself uses about 15 tasks."""
+    slower = slowness(seconds)
+    return sandbox.Limits(cell_timeout=12 * slower, notebook_timeout=150 * slower,
+                          setup_timeout=max(60.0, 10 * seconds), max_processes=24)
+
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.skipif(
+    not sandbox.sandbox_available(), reason=f"no sandbox here: {sandbox.sandbox_status()}")]
 
 
 class Listener:
@@ -85,7 +96,7 @@ def orphaned_sandboxes() -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, tensorflow_import_seconds):
     root = tmp_path_factory.mktemp("adversarial")
     workspace, outside = root / "workspace", root / "outside"
     listener = Listener()
@@ -95,9 +106,12 @@ def graded(tmp_path_factory):
         canaries = adversarial.canary_paths(workspace, outside)
         before = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
                   for p in canaries]
+        measured = tensorflow_import_seconds
+        limits = machine_limits(measured)
+        load = os.getloadavg()[0]
         started = time.monotonic()
         results = grading.grade(workspace, ASSIGNMENT, workers=2, sandbox=True,
-                                limits=LIMITS, out=io.StringIO(),
+                                limits=limits, out=io.StringIO(),
                                 err=io.StringIO())[ASSIGNMENT]
         seconds = time.monotonic() - started
         after = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
@@ -114,12 +128,16 @@ def graded(tmp_path_factory):
             "manual": manual, "orphans_before": orphans_before,
             "canaries": canaries, "before": before, "after": after,
             "connections": list(listener.connections), "seconds": seconds,
-            "workspace": workspace}
+            "workspace": workspace, "import_seconds": measured, "limits": limits,
+            "load": (load, os.getloadavg()[0])}
 
 
 def test_the_class_covers_every_class_of_attack(graded):
     print(f"graded {len(graded['cases'])} adversarial submissions in "
-          f"{graded['seconds']:.0f} s with 2 workers")
+          f"{graded['seconds']:.0f} s with 2 workers; import tensorflow "
+          f"{graded['import_seconds']:.1f} s, so cell limit "
+          f"{graded['limits'].cell_timeout:.0f} s; load average "
+          f"{graded['load'][0]:.1f} before, {graded['load'][1]:.1f} after")
     kinds = {}
     for case in graded["cases"].values():
         kinds.setdefault(case.kind, []).append(case.name)
@@ -165,6 +183,45 @@ def test_case_outcome(graded, case_name):
         assert not any("LEAKED" in n for n in reports), reports  # ... and got nothing
     for marker in case.markers:
         assert not Path(marker).exists(), marker
+    if case.secret:
+        assert case.secret not in what_the_student_can_see(graded, case_name)
+    if case.forged:
+        assert_only_the_grader_says_passed(graded, case_name)
+
+
+def autograded(graded, student: str) -> Path:
+    return graded["workspace"] / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
+def what_the_student_can_see(graded, student: str) -> str:
+    """The result, the feedback page, the autograded notebook (nbgrader's feedback is
+    made from it) and the grading logs."""
+    result = graded["results"][student]
+    logs = [p.read_text(errors="replace")
+            for p in (graded["workspace"] / "logs").rglob("*") if p.is_file()]
+    return "\n".join([json.dumps(result), feedback.render(student, ASSIGNMENT, result, None),
+                      autograded(graded, student).read_text(), *logs])
+
+
+def assert_only_the_grader_says_passed(graded, student: str) -> None:
+    """Each test cell: one line starting "[hidden checks]", the grader's, agreeing with
+    the cell's metadata; student lines that read so are marked as the notebook's."""
+    import nbformat
+
+    nb = nbformat.read(str(autograded(graded, student)), 4)
+    result = graded["results"][student]
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        lines = [line for out in cell.get("outputs", []) for line in
+                 out.get("text", "").splitlines() if re.match(r"\[hidden checks\]", line)]
+        if gid not in adversarial.POINTS:
+            assert lines == [], (gid, lines)
+            continue
+        verdict = cell.metadata["autograder"]["hidden_checks"]
+        assert len(lines) == 1 and lines[0].endswith("passed") == verdict["passed"], lines
+        assert verdict["passed"] == result["parts"][gid]["passed"]
+    assert "(printed by the notebook, not the grader) [hidden checks] passed" in \
+        nbformat.writes(nb)
 
 
 def test_no_file_outside_the_sandbox_was_read_or_written(graded):
