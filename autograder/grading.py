@@ -250,4 +250,9 @@ def print_table(results: dict[str, dict], graded_now: set[str], out) -> None:
         total = sum(part["max_points"] for part in parts.values())
         summary += (f"; {by_hand:g} of the {total:g} points are written answers, to "
                     "grade by hand in nbgrader's formgrader")
+    review = sum(bool(p.get("review")) for r in results.values()
+                 for p in (r.get("parts") or {}).values())
+    if review:  # the grader failed there (a judge error, a probe timeout): not a 0
+        parts_held = "1 part" if review == 1 else f"{review} parts"
+        summary += f"; {parts_held} held for your review (their messages say why)"
     print(summary, file=out)

@@ -299,3 +299,18 @@ def test_cli_help_lists_the_five_commands():
                           capture_output=True, text=True, check=True)
     for command in ("collect", "grade", "feedback", "export", "report"):
         assert command in proc.stdout
+
+
+def test_grade_summary_counts_the_parts_held_for_review():
+    from autograder import grading
+
+    part = {"auto": True, "max_points": 3.0, "points": 0.0}
+    results = {
+        "ann": {"status": "graded", "score": 0.0, "max_score": 3.0,
+                "parts": {"a": dict(part, review="the judge failed (TypeError)")}},
+        "bob": {"status": "graded", "score": 3.0, "max_score": 3.0,
+                "parts": {"a": dict(part, points=3.0)}},
+    }
+    out = io.StringIO()
+    grading.print_table(results, {"ann", "bob"}, out)
+    assert "1 part held for your review" in out.getvalue().splitlines()[-1]
