@@ -131,5 +131,7 @@ def record_verdict(cell, passed: bool, messages: list[str], review: str | None =
 
     cell.metadata.setdefault("autograder", {})["hidden_checks"] = {
         "passed": bool(passed), "messages": list(messages), "review": review}
+    said = list(messages) + ([f"not judged ({review}): left for the instructor's review"]
+                             if review else [])
     cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
-                                               text=verdict_line(messages)))
+                                               text=verdict_line(said)))

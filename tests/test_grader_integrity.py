@@ -266,4 +266,6 @@ def test_hidden_checks_that_time_out_are_run_again_then_reviewed(tmp_path):
     part = result["parts"]["square_test"]
     assert result["status"] == "review" and result["reason"] is None, result
     assert "did not finish in 2 s, 2 times" in part["review"] and part["points"] == 0.0
+    lines = verdict_lines(nbformat.read(str(graded), 4))
+    assert lines[0].startswith("[hidden checks] not judged (the hidden checks did not"), lines
     assert result["parts"]["cube_test"]["points"] == 1.0  # the kernel went on
