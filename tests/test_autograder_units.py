@@ -269,6 +269,7 @@ def test_bad_submissions_never_stop_the_batch(tmp_path, monkeypatch):
             {(s, "toy"): 1 for s in results}
 
 
+@pytest.mark.slow  # nbgrader creates a gradebook (alembic)
 def test_gradebook_record_keeps_manual_scores(tmp_path):
     url = gbook.db_url(tmp_path)
     template = REPO / "solutions" / "sgd_momentum" / "sgd_momentum.ipynb"

@@ -349,6 +349,7 @@ def test_toc_lists_the_keras_pages_in_order():
     assert [c["file"] for c in part["chapters"]] == [f"book/keras/{p}" for p in KERAS_PAGES]
 
 
+@pytest.mark.slow
 def test_the_benchmark_script_runs(keras, capsys):
     spec = importlib.util.spec_from_file_location(
         "keras_fit", ROOT / "benchmarks" / "keras_fit.py")

@@ -21,6 +21,9 @@ from autograder.sandbox import Limits, run_cell, start_kernel
 REPO = Path(__file__).resolve().parent.parent
 needs_bwrap = pytest.mark.skipif(not sandbox.sandbox_available(),
                                  reason=f"no sandbox here: {sandbox.sandbox_status()}")
+# Every test here starts kernels (a few seconds each); those that need bubblewrap skip
+# without it.
+pytestmark = pytest.mark.slow
 QUICK = Limits(cell_timeout=3, notebook_timeout=60, memory_bytes=2 * 2**30,
                max_output_bytes=10_000, max_processes=16, max_file_bytes=2**20)
 

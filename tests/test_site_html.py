@@ -349,6 +349,8 @@ plt.show()
 """
 
 
+@pytest.mark.build
+@pytest.mark.slow
 def test_a_plot_without_axis_labels_fails_the_strict_build(tmp_path):
     one_page_book.write(tmp_path, BAD_PLOT_PAGE)
     result = subprocess.run(one_page_book.build_command(tmp_path),
