@@ -438,6 +438,9 @@ PENDING = {
     ("solutions/keras_six_steps/keras_six_steps.ipynb cell plot_fix_answer",
      "book/keras/plotting.md"): "book helper: the page fixes the notes' plot as the "
                                 "exercise asks",
+    ("solutions/keras_six_steps/keras_six_steps.ipynb cell build_model_answer",
+     "book/keras/six-steps.md"): "exercise and book helpers: the exercise asks for "
+                                 "the model that step 3 of the page builds",
 }
 
 
