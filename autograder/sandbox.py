@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import platform
 import queue
@@ -43,8 +42,6 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
-
-log = logging.getLogger(__name__)
 
 GIB = 2**30
 MIB = 2**20
@@ -627,7 +624,11 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
                 "; the kernel ignored the interrupt and was killed"
             result.kernel_dead = True
             break
-        if _iopub_cut(client):
+        cut = _iopub_cut(client)
+        if cut and _dies_soon(client):  # its sockets closed as it died: nothing lost
+            _died(result, client, limits)
+            break
+        if cut:
             # a message over MAX_MESSAGE_BYTES: lost with what followed it until now
             result.truncated = True
             result.limit = result.limit or "output"
@@ -655,9 +656,7 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
             msg = client.get_iopub_msg(timeout=0.25)
         except queue.Empty:
             if not kernel_alive(client):
-                result.kernel_dead = True
-                result.error = result.error or _death_reason(client, limits)
-                result.limit = result.limit or "memory or processes"
+                _died(result, client, limits)
                 break
             if reply is None:
                 reply = _find_reply(client, msg_id)
@@ -714,23 +713,31 @@ def run_cell(client, source: str, limits: Limits | None = None) -> CellResult:
         if isinstance(content, dict) and content.get("status") == "error":
             result.ename = str(content.get("ename", ""))[:200]
             result.error = _one_line(f"{result.ename}: {content.get('evalue', '')}")
+    _end_cell(client, result, limits, at_process_limit)
+    return result
+
+
+def _died(result: CellResult, client, limits: Limits) -> None:
+    result.kernel_dead, result.error = True, result.error or _death_reason(client, limits)
+    result.limit = result.limit or "memory or processes"
+
+
+def _end_cell(client, result: CellResult, limits: Limits, at_process_limit: bool) -> None:
+    """Kill what the cell left running; name the limit it breached. A fork bomb is
+    the process limit whether the kernel's own fork failed or only its children's."""
     if kernel_alive(client):
-        at_process_limit = at_process_limit or _grows_to_process_limit(client, limits)
+        at_process_limit = at_process_limit or process_limit_reached(client, limits, 1.0)
         _clean_up_processes(client)
     if at_process_limit and result.limit is None:
-        # a fork bomb: whether the kernel itself saw a failed fork or only its
-        # (background) children did, the breach is the same
         result.limit = "processes"
         result.error = (f"the cell's processes reached the process limit of "
                         f"{limits.max_processes}: they were killed")
     _classify(result, limits)
-    return result
 
 
 def run_instructor_cell(client, source: str, limits: Limits | None = None) -> CellResult:
-    """Run one of the instructor's set-up cells: limited by ``limits.setup_timeout``
-    alone, and its time is not taken from the student's notebook time (a busy machine
-    slows ``import tensorflow`` down; the student's code is not to blame)."""
+    """Run an instructor's set-up cell under ``limits.setup_timeout`` alone, off the
+    student's notebook time (a busy machine slows ``import tensorflow`` down)."""
     limits = limits or getattr(client, "ag_limits", None) or Limits()
     started = time.monotonic()
     saved = getattr(client, "ag_deadline", started + limits.notebook_timeout)
@@ -744,45 +751,29 @@ def run_instructor_cell(client, source: str, limits: Limits | None = None) -> Ce
 def _uid_tasks(client) -> int:
     """Tasks (threads included) of the kernel's own user id: what RLIMIT_NPROC counts."""
     uid, root = getattr(client, "ag_uid", None), _launcher_pid(client)
-    if uid is None or root is None:
-        return 0
     total = 0
-    for pid in _descendants(root):
+    for pid in _descendants(root) if uid is not None and root is not None else ():
         try:
             status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        try:
-            if int(fields["Uid"].split()[0]) == uid:
-                total += int(fields["Threads"])
-        except (KeyError, ValueError, IndexError):
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            total += int(fields["Threads"]) if int(fields["Uid"].split()[0]) == uid else 0
+        except (OSError, KeyError, ValueError, IndexError):
             continue
     return total
 
 
-def _grows_to_process_limit(client, limits: Limits, patience: float = 1.0) -> bool:
-    """Whether what the cell left running reaches the process limit within
-    ``patience`` seconds (a fork bomb still growing when its cell ends); at once False
-    when the cell left nothing running."""
-    if getattr(client, "ag_uid", None) is None:
-        return False
+def process_limit_reached(client, limits: Limits, patience: float = 0.0) -> bool:
+    """Whether the kernel's uid holds (nearly) all the tasks RLIMIT_NPROC allows, now or
+    within ``patience`` s while the cell's processes live (a fork bomb still growing)."""
     root, keep = _launcher_pid(client), getattr(client, "ag_kernel_pids", set())
     end = time.monotonic() + patience
-    while True:
-        if process_limit_reached(client, limits):
+    while getattr(client, "ag_uid", None) is not None and root is not None:
+        if _uid_tasks(client) >= limits.effective_max_processes() - 1:
             return True
-        if time.monotonic() >= end or root is None or not _descendants(root) - keep:
-            return False
+        if time.monotonic() >= end or not _descendants(root) - keep:
+            break
         time.sleep(0.05)
-
-
-def process_limit_reached(client, limits: Limits) -> bool:
-    """Whether the kernel's user holds (nearly) all the tasks RLIMIT_NPROC allows.
-    Only meaningful with a uid of its own (a grader running as root, sandboxed)."""
-    if getattr(client, "ag_uid", None) is None:
-        return False
-    return _uid_tasks(client) >= limits.effective_max_processes() - 1
+    return False
 
 
 def _clean_up_processes(client, patience: float = 3.0) -> None:
@@ -975,6 +966,15 @@ def _iopub_cut(client) -> bool:
             break
         cut = True
     return cut
+
+
+def _dies_soon(client, patience: float = 0.5) -> bool:
+    """After the IOPub connection was cut: whether the kernel is dying (its sockets
+    closed with it: no message was lost), rather than alive after an oversized one."""
+    end = time.monotonic() + patience
+    while kernel_alive(client) and time.monotonic() < end:
+        time.sleep(0.05)
+    return not kernel_alive(client)
 
 
 def _reconnect_iopub(client) -> None:
