@@ -27,6 +27,8 @@ END_HIDDEN = _HIDDEN.end_test_delimeter
 #: How the course's notebooks write the delimiters (a Python comment).
 HIDDEN_BEGIN_LINE = f"### {BEGIN_HIDDEN}"
 HIDDEN_END_LINE = f"### {END_HIDDEN}"
+BEGIN_SOLUTION = _SOLUTIONS.begin_solution_delimeter  # "BEGIN SOLUTION"
+END_SOLUTION = _SOLUTIONS.end_solution_delimeter
 CODE_STUB = _SOLUTIONS.code_stub["python"]  # "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = _SOLUTIONS.text_stub  # "YOUR ANSWER HERE"
 

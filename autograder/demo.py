@@ -35,7 +35,7 @@ import nbformat
 from autograder import cells
 
 REPO = Path(__file__).resolve().parent.parent
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+SOLUTION_MARKERS = (cells.BEGIN_SOLUTION, cells.END_SOLUTION)
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,6 @@ def available_assignments() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- notebooks
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def _strip_markers(source: str) -> str:
     return "\n".join(line for line in source.split("\n")
                      if not any(m in line for m in SOLUTION_MARKERS))
@@ -96,12 +92,13 @@ class AssignmentKit:
         self.release = nbformat.read(str(REPO / "exercises" / name / f"{name}.ipynb"), 4)
         self.parts = cells.graded_parts(self.solution)
         self.auto_parts = [p["grade_id"] for p in self.parts if p["auto"]]
-        self.answers = {_meta(c)["grade_id"]: _strip_markers(c.source)
-                        for c in self.solution.cells if _meta(c).get("solution")}
+        self.answers = {cells.grade_id(c): _strip_markers(c.source)
+                        for c in self.solution.cells
+                        if cells.nbgrader_meta(c).get("solution")}
         # the answer cell each test reads: the last answer cell before it
         self.answer_of, last = {}, None
         for cell in self.solution.cells:
-            meta = _meta(cell)
+            meta = cells.nbgrader_meta(cell)
             if meta.get("solution") and cell.cell_type == "code":
                 last = meta["grade_id"]
             elif cells.is_test(cell):
@@ -127,8 +124,8 @@ class AssignmentKit:
                 answers.pop(self.answer_of[part])  # keeps the release stub
         nb = copy.deepcopy(self.release)
         for cell in nb.cells:
-            gid = _meta(cell).get("grade_id")
-            if _meta(cell).get("solution") and gid in answers:
+            gid = cells.nbgrader_meta(cell).get("grade_id")
+            if cells.nbgrader_meta(cell).get("solution") and gid in answers:
                 cell.source = answers[gid]
         return nb
 
