@@ -270,9 +270,10 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
                 kernel.__exit__(None, None, None)
             except Exception:  # noqa: BLE001 - shutting down a dead kernel may fail
                 pass
-    reviews = any(p.get("review") for p in parts.values())
+    reviews = "; ".join(f"'{g}' ({p['review']})" for g, p in parts.items() if p.get("review"))
     status = "failed" if failure else "review" if reviews else "graded"
-    return _result(parts, status, failure, notes), runnable
+    why = failure or (f"left for the instructor's review: {reviews}" if reviews else None)
+    return _result(parts, status, why, notes), runnable
 
 
 class _Stop(Exception):
@@ -299,8 +300,7 @@ class _Run:
         self.client, self.limits = client, limits
         self.deadline = time.monotonic() + limits.notebook_timeout
         self.failure: str | None = None
-        self.saw_hidden_inputs = False
-        self.out_of_notebook_time = False  # the last cell's timeout was the notebook's
+        self.saw_hidden_inputs = self.out_of_notebook_time = False
 
     def fail(self, reason: str) -> None:
         self.failure = self.failure or reason
