@@ -390,6 +390,26 @@ def test_the_public_course_holds_what_students_need_and_nothing_else(public):
     assert f"git+{url}@{branch}" in (public / "README.md").read_text()
 
 
+def test_one_place_names_the_public_repository(capsys):
+    """Buttons and the set-up cell read repository: in _config.yml; make publish pushes
+    there unless told otherwise."""
+    url, _ = make_public.repository((ROOT / "_config.yml").read_text())
+    assert make_public.main(["--print-remote"]) == 0
+    assert capsys.readouterr().out.strip() == url
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^PUBLIC_REMOTE \?= \$\(shell \$\(PYTHON\) scripts/make_public\.py "
+                     r"--print-remote\)$", makefile, re.M)
+
+
+def test_make_public_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="was not written by this script"):
+        make_public.write_public(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    with pytest.raises(SystemExit, match="refusing"):
+        make_public.write_public(ROOT)
+
+
 def test_the_public_site_sources_are_the_instructors(public):
     """The site is built from _config.yml, _toc.yml, the pages and the course package
     (only_build_toc_files): the public course holds the same bytes, so the site built
