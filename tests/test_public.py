@@ -431,6 +431,33 @@ def test_no_file_of_solutions_is_public(public):
     assert not leaked, f"files of solutions/ in the public course: {leaked}"
 
 
+def _solution_lines(source: str) -> set[str]:
+    """The lines between BEGIN and END SOLUTION (stripped), long enough to mean code."""
+    regions = re.findall(r"BEGIN SOLUTION(.*?)END SOLUTION", source, re.S)
+    return {line.strip() for region in regions for line in region.splitlines()
+            if len(line.strip()) >= 12 and not line.strip().startswith("#")}
+
+
+def test_released_answer_cells_hold_none_of_the_solution(public):
+    """The similarity test does not compare an answer with its own released cell
+    (that cell keeps the code given to students); this checks the cell directly."""
+    leaks, checked = [], 0
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        released = public / "exercises" / path.parent.name / path.name
+        cells = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"):
+                 "".join(c["source"]) for c in json.loads(released.read_text())["cells"]}
+        for cell in json.loads(path.read_text())["cells"]:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            secret = _solution_lines("".join(cell["source"]))
+            if grade_id in cells and secret:
+                checked += 1
+                shown = {line.strip() for line in cells[grade_id].splitlines()}
+                leaks += [f"{released.relative_to(public)} {grade_id}: {line}"
+                          for line in sorted(secret & shown)]
+    assert checked >= 20, "no answer cells compared: test void"
+    assert not leaks, "solution lines in the student notebooks:\n" + "\n".join(leaks)
+
+
 def test_no_hidden_test_marker_is_public(public):
     texts = {**text_files(public), **site_texts()}
     leaks = [f"{name}: {marker}" for name, text in texts.items()
