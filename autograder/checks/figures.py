@@ -18,7 +18,8 @@ RERUN_RTOL = 1e-6  # the same float64 loop twice: equal to ~1e-15
 def probe(histories):
     """``histories``: {name: {"rule", "epochs", "hyperparams"}} (the part's STATIC)."""
     runs = {name: {"init": spec["rule"].replace("_update", "_init"), "update": spec["rule"],
-                   "hyperparams": spec["hyperparams"]} for name, spec in histories.items()}
+                   "stated_hyperparams": spec["hyperparams"]}
+            for name, spec in histories.items()}
     return PROBE.replace("RUNS", repr(runs)).replace("RERUN_EPOCHS", repr(RERUN_EPOCHS))
 
 
@@ -51,7 +52,7 @@ def _probe_figure(runs, rerun_epochs):
             continue
         try:  # the first epochs again, with the stated settings
             rerun = train(globals()[run["init"]], globals()[run["update"]],
-                          dict(run["hyperparams"]), epochs=rerun_epochs)
+                          dict(run["stated_hyperparams"]), epochs=rerun_epochs)
             out["histories"][name]["rerun"] = plain(rerun["loss"])
         except Exception as error:
             out["histories"][name]["rerun"] = f"{type(error).__name__}"

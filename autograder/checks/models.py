@@ -14,6 +14,7 @@ PROBE_HELPERS = '''\
 import json
 
 import numpy as np
+import keras
 import tensorflow as tf
 
 
@@ -61,7 +62,7 @@ def _probe_fixed_weights(model, seed, scale):
 def _probe_short_fit(model, x, y, seed, epochs):
     """Losses of a short, reproducible fit of the first 64 examples: seeded, with
     deterministic ops, fixed weights and batches in order."""
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     model.run_eagerly = True  # a few small batches: tracing would cost more
     _probe_fixed_weights(model, seed=seed, scale=0.1)
@@ -138,7 +139,7 @@ def compile_messages(got, want):
     optimizer = got.get("optimizer") if isinstance(got, dict) else None
     if not isinstance(optimizer, dict) or optimizer.get("class") != want["optimizer"]["class"]:
         messages.append(
-            f"the optimizer should be tf.keras.optimizers.{want['optimizer']['class']}, "
+            f"the optimizer should be keras.optimizers.{want['optimizer']['class']}, "
             f"it is {short_repr(optimizer)}."
         )
     else:
