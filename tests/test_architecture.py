@@ -39,9 +39,11 @@ ORDER = list(LAYERS)
 
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
-# Files other people are changing right now; each will be split when they are done.
+# Files other people are changing right now (the sandbox and grade_one: issue 12's
+# grader half; the checks: its checks half); each is to be split when they are done.
 # Their sizes today, so that they cannot grow: {path: (module lines, {function: lines})}.
 TOO_LONG_FOR_NOW = {
+    "autograder/checks/keras_six_steps.py": (403, {}),
     "autograder/sandbox.py": (1005, {"start_kernel": 110, "run_cell": 174}),
     "autograder/grade_one.py": (456, {}),
 }
