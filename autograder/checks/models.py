@@ -117,9 +117,9 @@ def layer_messages(got_layers, want_layers):
                 continue
             have = got.get(key)
             if key == "kernel_regularizer":
-                ok = isinstance(have, dict) and have.get("class") == value["class"] and all(
-                    number((have.get("config") or {}).get(k)) is not None
-                    and abs((have.get("config") or {}).get(k) - v) < 1e-6
+                config = have.get("config") if isinstance(have, dict) else None
+                ok = isinstance(config, dict) and have.get("class") == value["class"] and all(
+                    number(config.get(k)) is not None and abs(number(config.get(k)) - v) < 1e-6
                     for k, v in value["config"].items()
                 )
             elif isinstance(value, list):
@@ -153,7 +153,7 @@ def compile_messages(got, want):
                     )
     loss = got.get("loss") if isinstance(got, dict) else None
     name = loss.get("class") if isinstance(loss, dict) else None
-    name = LOSS_STRINGS.get(name, name)
+    name = LOSS_STRINGS.get(name, name) if isinstance(name, str) else name
     if name != want["loss"]["class"]:
         messages.append(f"the loss should be {want['loss']['class']}, it is {short_repr(name)}.")
     elif bool(loss.get("from_logits")) != want["loss"]["from_logits"]:
