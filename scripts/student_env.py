@@ -7,7 +7,8 @@
    into it with pip (with the machine's pip configuration): ``pip download`` fetches the
    wheels missing from a wheel cache that outlives the run (``$COURSE_WHEELHOUSE``,
    default ~/.cache/gd-keras-course/wheels: pip's own cache stayed empty on these
-   machines), then ``pip install --no-index`` installs from it;
+   machines), then ``pip install --no-index`` installs from it; when the cache already
+   holds every wheel, the install goes straight to it;
 2. imports in it every top-level module that the notebooks' code imports (found with
    ``ast`` in solutions/ and exercises/): a module missing from the student set fails
    here, by name;
@@ -103,12 +104,18 @@ def create_env(python: str, venv: Path, lock: Path) -> Path:
              hint="on Debian: apt-get install python3-venv")
     env_python = venv / "bin" / "python"
     pip = [str(env_python), "-m", "pip", "--disable-pip-version-check"]
+    install = pip + ["install", "-q", "--no-index", "--find-links", str(WHEELHOUSE), "-r", str(lock)]
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    # every wheel already cached: no index at all (pip resolves before it installs anything)
+    if subprocess.run(install, capture_output=True).returncode == 0:
+        print(f"[student-env] pip install -r {lock.name}, all from {WHEELHOUSE}: "
+              f"{time.monotonic() - start:.0f} s", flush=True)
+        return env_python
     run_step(f"pip download -r {lock.name} (what {WHEELHOUSE} lacks)",
              pip + ["download", "-q", "-d", str(WHEELHOUSE), "-r", str(lock)],
              hint="see pip's message above: is this Python in requires-python?")
-    run_step(f"pip install -r {lock.name} from {WHEELHOUSE}",
-             pip + ["install", "-q", "--no-index", "--find-links", str(WHEELHOUSE), "-r", str(lock)])
+    run_step(f"pip install -r {lock.name} from {WHEELHOUSE}", install)
     return env_python
 
 
