@@ -10,6 +10,12 @@ while it ran. The burners are stopped however the run ends. Exit status: pytest'
 
 Issue 12: verdicts must not depend on the machine's load; time limits that count the
 set-up cell or scale with nothing fail honest submissions on a busy machine.
+
+Measured (2 cores, 2 burners, other jobs running too; the default tests, 81 of them):
+all pass in 812 s, load average 10.8 mean and 16.9 max while they ran;
+``import tensorflow`` took 24.6 s, so the adversarial suite's cell limit was 66 s;
+its 44 submissions were graded in 581 s. (Before the fixes of issue 12, at load
+average 4, 26 tests failed.)
 """
 
 from __future__ import annotations
