@@ -479,16 +479,7 @@ def test_no_reference_value_or_hidden_input_is_public(public):
 # Copies on pages this change does not own, left for their owners (issue 11 and the
 # lead know): (answer, public place) -> who fixes it. A pair listed here and no
 # longer found fails too, so the list cannot go stale.
-PENDING = {
-    ("solutions/subclass_cnn/subclass_cnn.ipynb cell iris_model_answer",
-     "book/keras/subclassing.md"): "book helper: the page prints the notes' IrisModel",
-    ("solutions/keras_six_steps/keras_six_steps.ipynb cell plot_fix_answer",
-     "book/keras/plotting.md"): "book helper: the page fixes the notes' plot as the "
-                                "exercise asks",
-    ("solutions/keras_six_steps/keras_six_steps.ipynb cell build_model_answer",
-     "book/keras/six-steps.md"): "exercise and book helpers: the exercise asks for "
-                                 "the model that step 3 of the page builds",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _pending(answer: Unit, unit: Unit) -> bool:
