@@ -292,7 +292,7 @@ def test_the_states_hint_and_check_states_agree(solved):
     for name in RULE_ASSIGNMENTS:
         check_states = solved[name]["check_states"]
         with pytest.raises(AssertionError, match="dtype"):
-            check_states({"s": [tf.Variable(tf.fill(p.shape, 0.1))]}, params=params, names=["s"])
+            check_states({"s": [tf.Variable(tf.fill([1, 2], 0.1))]}, params=params, names=["s"])
 
 
 def test_the_pooling_layer_is_taught_where_it_is_required():
