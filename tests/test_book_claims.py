@@ -370,3 +370,22 @@ def test_momentum_analysis_limits_match_keras_on_both_sides():
 def test_momentum_analysis_page_glues_its_figures():
     assert_glued("optimizers/momentum-analysis", "steps_sgd", "steps_hb",
                  "keras_vs_matrices")
+
+
+def test_schedules_page_summary_matches_its_runs():
+    """The summary says: at a moderate rate a larger constant rate wins; at peak 1.0
+    warm-up saves the run. Both read from the page's own printed results."""
+    assert_glued("optimizers/schedules", "lowest_at_03", "schedules_vs_keras",
+                 "keras_rate_gap", "keras_weight_gap")
+    assert glued_in_prose("optimizers/schedules", "large_warmup_loss")
+    rendered = built("optimizers/schedules")
+    final = {name: float(loss) for name, loss in re.findall(
+        r"(constant 0\.1|constant 0\.3|step decay|exponential decay|warm-up \+ cosine"
+        r"|constant 1\.0|cosine from 1\.0|warm-up \+ cosine, peak 1\.0)\s+final loss "
+        r"([\d.]+)", rendered)}
+    moderate = ["constant 0.1", "constant 0.3", "step decay", "exponential decay",
+                "warm-up + cosine"]
+    assert min(moderate, key=final.get) == "constant 0.3"
+    large = ["constant 1.0", "cosine from 1.0", "warm-up + cosine, peak 1.0"]
+    assert min(large, key=final.get) == "warm-up + cosine, peak 1.0"
+    assert final["warm-up + cosine, peak 1.0"] < 0.5 * final["cosine from 1.0"]
