@@ -299,5 +299,5 @@ MISTAKES = [
             "history_adam = {\"loss\": [0.3 * 0.97**i for i in range(100)], \"rule\": \"adam_update\",\n"
             "                \"hyperparams\": {\"lr\": 0.01, \"beta1\": 0.9, \"beta2\": 0.999, \"eps\": 1e-7},\n"
             "                \"epochs\": 100, \"accuracy\": [0.9] * 100}",
-            "the history was written by hand, not returned by train."),
+            "is not what your adam_update gives"),
 ]

@@ -118,5 +118,5 @@ MISTAKES = [
             'history_sgd = train(sgd_init, sgd_update, {"lr": 0.1}, epochs=100)',
             'history_sgd = {"loss": [0.3 * 0.98**i for i in range(100)], "rule": "sgd_update",\n'
             '               "hyperparams": {"lr": 0.1}, "epochs": 100, "accuracy": [0.9] * 100}',
-            "the history was written by hand, not returned by train."),
+            "is not what your sgd_update gives"),
 ]
