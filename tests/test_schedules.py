@@ -82,6 +82,7 @@ def test_every_schedule_equals_keras_at_every_step(keras_schedules):
     assert not too_far, f"differ from Keras by more than 4 ulp of the peak: {too_far}"
 
 
+@pytest.mark.slow  # a few seconds: Keras schedules evaluated eagerly
 def test_the_comparison_detects_an_off_by_one_step(keras_schedules):
     """The check can fail: counting steps from 1 instead of 0 is caught."""
     # every 5th step, and the last step before each boundary of the step-like ones
