@@ -92,8 +92,8 @@ def record(gb: Gradebook, assignment: str, notebook: str, student: str, result: 
            timestamp: str | None = None, name: str | None = None) -> bool:
     """Write one submission's result; returns True if anything changed.
 
-    Only ``auto_score`` (and ``needs_manual_grade`` when the auto score changes) is
-    written: an instructor's manual scores and comments are never touched, and a
+    Only ``auto_score`` (and ``needs_manual_grade`` when the auto score changes, or
+    when the part is left for review) is written: an instructor's manual scores and comments are never touched, and a
     re-run with an unchanged result writes nothing.
     """
     changed = False
@@ -126,9 +126,12 @@ def record(gb: Gradebook, assignment: str, notebook: str, student: str, result: 
             if part is None or not part.get("auto"):
                 continue  # graded by hand: nothing to write
             auto = float(part["points"])
-            if grade.auto_score != auto:
+            # a part the grader could not judge (its check failed, not the student) is
+            # flagged for the formgrader instead of standing as a silent 0
+            review = bool(part.get("review"))
+            if grade.auto_score != auto or (review and not grade.needs_manual_grade):
                 grade.auto_score = auto
-                grade.needs_manual_grade = grade.manual_score is not None
+                grade.needs_manual_grade = review or grade.manual_score is not None
                 changed = True
     gb.db.commit()
     return changed

@@ -291,6 +291,13 @@ def test_gradebook_record_keeps_manual_scores(tmp_path):
         parts["sgd_update"]["points"] = 0.0
         assert gbook.record(gb, "sgd_momentum", "sgd_momentum", "s1", result)
         assert grade.auto_score == 0.0 and grade.needs_manual_grade is True
+        # a part left for review (the grader could not judge it) is flagged for the
+        # formgrader although nobody has scored it by hand
+        parts["momentum_ema_update"].update(points=0.0, review="the judge failed")
+        assert gbook.record(gb, "sgd_momentum", "sgd_momentum", "s1", result)
+        held = gb.find_grade("momentum_ema_update", "sgd_momentum", "sgd_momentum", "s1")
+        assert (held.auto_score, held.needs_manual_grade) == (0.0, True)
+        assert not gbook.record(gb, "sgd_momentum", "sgd_momentum", "s1", result)
         assert gbook.submitted_notebook_counts(gb, "sgd_momentum") == \
             {("s1", "sgd_momentum"): 1}
 
