@@ -18,6 +18,8 @@ from pathlib import Path
 from autograder import gradebook as gbook
 from autograder.pages import render
 from autograder.workspace import atomic_write_text, graded_assignments, graded_results
+# The two plots are public (the grading page draws them too); re-exported here.
+from course.grade_plots import parts_outcomes, score_histogram  # noqa: F401
 
 
 def _png(fig) -> str:
@@ -59,48 +61,6 @@ def collect_data(workspace: Path, assignment: str, db: str | None) -> dict:
     max_score = max((r.get("max_score", 0) for r in results.values()), default=0)
     return {"results": results, "totals": totals, "parts": parts, "max": max_score,
             "manual_unavailable": why_not}
-
-
-def score_histogram(assignment: str, totals: list[float], max_score: float):
-    """A matplotlib figure: how many students got each total score."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.2, 3.2))
-    top = max(max_score, 1)
-    bins = [x - 0.5 for x in range(int(top) + 2)] if top <= 40 else 20
-    ax.hist(totals, bins=bins, color="#3b75af", edgecolor="white")
-    ax.set_title(f"{assignment}: total scores ({len(totals)} submissions)")
-    ax.set_xlabel(f"score (out of {max_score:g})")
-    ax.set_ylabel("students")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    return fig
-
-
-def parts_outcomes(assignment: str, outcomes: dict[str, dict[str, int]]):
-    """A matplotlib figure: per part, how many students passed, did not pass, had a
-    submission that failed as a whole, or await manual grading.
-    ``outcomes``: {part: {"passed": n, "not_passed": n, "failed": n, "by_hand": n}}."""
-    import matplotlib.pyplot as plt
-
-    names = list(outcomes)
-    fig, ax = plt.subplots(figsize=(5.2, 0.9 + 0.45 * max(len(names), 1)))
-    left = [0] * len(names)
-    for key, label, color in (("passed", "passed", "#2e8b57"),
-                              ("not_passed", "not passed", "#d9822b"),
-                              ("failed", "submission failed", "#a61b1b"),
-                              ("by_hand", "graded by hand", "#9a9a9a")):
-        values = [outcomes[n].get(key, 0) for n in names]
-        if not any(values):
-            continue
-        ax.barh(names, values, left=left, label=label, color=color)
-        left = [a + b for a, b in zip(left, values)]
-    ax.invert_yaxis()
-    ax.set_title(f"{assignment}: outcome per part")
-    ax.set_xlabel("students")
-    ax.set_ylabel("part (grade_id)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="small",
-              frameon=False)
-    return fig
 
 
 def _hardest_chart(rows: list[dict]) -> str:

@@ -1,0 +1,217 @@
+"""The book builds from the public course alone, and its instructor pages still say
+what the grader does.
+
+The public course (``make public``) holds the book and the ``course`` package, never
+``autograder/``. So no page may import the grader in a code cell: the instructor pages
+show the grader's numbers as literals, and these tests check the literals against the
+grader here, in the instructor's repository:
+
+- security.md's table of default limits equals ``autograder.sandbox.Limits()``;
+- grading.md's totals and outcome counts equal the demo class's expected grades.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.metadata
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+SECURITY = BOOK / "instructor" / "security.md"
+GRADING = BOOK / "instructor" / "grading.md"
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import student_env  # noqa: E402
+
+CODE_CELL = re.compile(r"^(`{3,})\{code-cell\}[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
+
+
+def code_cells(page_text: str) -> list[str]:
+    """The code of a MyST page's code cells, without their options."""
+    cells = []
+    for _, block in CODE_CELL.findall(page_text):
+        block = re.sub(r"\A---\n.*?^---\n", "", block, flags=re.S | re.M)
+        cells.append(re.sub(r"^:\w[\w-]*:.*$", "", block, flags=re.M))
+    return cells
+
+
+# --- every page builds from the public course ----------------------------------------
+
+def student_locked_modules() -> set[str]:
+    """Top-level modules installed by a distribution that the student lock pins."""
+    locked = set()
+    for line in (ROOT / "requirements-student.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            locked.add(re.sub(r"[-_.]+", "-", re.split(r"[=<>!~;\[ ]", line)[0]).lower())
+    by_module = importlib.metadata.packages_distributions()
+    return {module for module, dists in by_module.items()
+            if {re.sub(r"[-_.]+", "-", d).lower() for d in dists} & locked}
+
+
+def foreign_imports(pages: dict[str, str], allowed: set[str]) -> list[str]:
+    """'page: module' for each module a page's code imports that is neither the public
+    package, the standard library, nor pinned by the student lock."""
+    wrong = []
+    for name, text in sorted(pages.items()):
+        modules = student_env.imported_modules(code_cells(text))
+        wrong += [f"{name}: {module}" for module in sorted(modules)
+                  if module not in allowed and module not in sys.stdlib_module_names]
+    return wrong
+
+
+@pytest.fixture(scope="module")
+def public_modules() -> set[str]:
+    allowed = {"course"} | student_locked_modules()
+    assert "autograder" not in allowed and {"numpy", "matplotlib"} <= allowed
+    return allowed
+
+
+def book_pages() -> dict[str, str]:
+    return {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(BOOK.rglob("*.md"))}
+
+
+def test_no_page_imports_the_grader_or_a_module_students_lack(public_modules):
+    pages = book_pages()
+    assert len(pages) > 15 and sum(bool(code_cells(t)) for t in pages.values()) > 10
+    assert foreign_imports(pages, public_modules) == []
+
+
+def test_a_page_importing_the_grader_is_named(public_modules):
+    page = GRADING.read_text(encoding="utf-8").replace(
+        "from course.grade_plots import", "from autograder import demo\nfrom course.grade_plots import")
+    sneaky = "```{code-cell} ipython3\n:tags: [remove-cell]\nimport nbgrader.api\n```\n"
+    assert foreign_imports({"grading.md": page, "other.md": sneaky}, public_modules) == \
+        ["grading.md: autograder", "other.md: nbgrader"]
+
+
+# --- security.md: the table of default limits ----------------------------------------
+
+UNITS = {"": 1, "s": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def limits_table(page_text: str) -> dict[str, int | float]:
+    """{field: default} from the page's `| `field` | 60 s | ... |` rows."""
+    rows = re.findall(r"^\| `(\w+)` \| ([\d.]+) ?(\w*) \|", page_text, flags=re.M)
+    values = {field: float(number) * UNITS[unit] for field, number, unit in rows}
+    return {field: int(v) if v.is_integer() else v for field, v in values.items()}
+
+
+def limits_mismatches(table: dict[str, float], limits) -> list[str]:
+    """One line per field where the table and the dataclass's defaults differ."""
+    fields = {f.name: getattr(limits, f.name) for f in dataclasses.fields(limits)}
+    wrong = [f"{name}: page {table.get(name)}, Limits() {value}"
+             for name, value in fields.items() if table.get(name) != value]
+    wrong += [f"{name}: on the page, not a field of Limits" for name in table
+              if name not in fields]
+    return wrong
+
+
+def test_the_security_page_shows_the_default_limits():
+    from autograder.sandbox import Limits
+
+    table = limits_table(SECURITY.read_text(encoding="utf-8"))
+    assert len(table) == len(dataclasses.fields(Limits))
+    assert limits_mismatches(table, Limits()) == []
+
+
+def test_a_wrong_default_on_the_security_page_is_named():
+    from autograder.sandbox import Limits
+
+    text = SECURITY.read_text(encoding="utf-8")
+    assert "| `max_processes` | 64 |" in text and "| `memory_bytes` | 4 GiB |" in text
+    text = text.replace("| `max_processes` | 64 |", "| `max_processes` | 65 |")
+    text = text.replace("| `memory_bytes` | 4 GiB |", "| `memory_bytes` | 4 MiB |")
+    text = re.sub(r"^\| `tmp_bytes` .*\n", "", text, flags=re.M)
+    assert limits_mismatches(limits_table(text), Limits()) == [
+        f"memory_bytes: page {4 * 2**20}, Limits() {4 * 2**30}",
+        "max_processes: page 65, Limits() 64",
+        f"tmp_bytes: page None, Limits() {256 * 2**20}"]
+
+
+# --- grading.md: the report's two plots of the demo class ----------------------------
+
+def plot_data(page_text: str) -> dict:
+    """The page's literal ``totals``, ``outcomes`` and ``score_histogram``'s max score."""
+    found = {}
+    for cell in code_cells(page_text):
+        for node in ast.walk(ast.parse(cell)):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                    getattr(node.targets[0], "id", None) in ("totals", "outcomes"):
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+            elif isinstance(node, ast.Call) and \
+                    getattr(node.func, "id", None) == "score_histogram":
+                found["max_score"] = ast.literal_eval(node.args[2])
+    return found
+
+
+def demo_plot_data(assignment: str = "sgd_momentum") -> dict:
+    """What the page showed before it became public: the demo class's expected grades,
+    counted per part as the page's old cell counted them."""
+    import nbformat
+
+    from autograder import cells, demo
+
+    expected = demo.expected_grades([assignment])
+    grades = [student[assignment] for student in expected.values()]
+    totals = [g["score"] for g in grades]
+    outcomes = {}
+    for g in grades:
+        for part, points in g["parts"].items():
+            counts = outcomes.setdefault(part, {})
+            if points is None:
+                key = "by_hand"
+            elif g["status"] == "failed":
+                key = "failed"
+            else:
+                key = "passed" if points > 0 else "not_passed"
+            counts[key] = counts.get(key, 0) + 1
+    source = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", 4)
+    max_score = sum(part["max_points"] for part in cells.graded_parts(source))
+    return {"totals": totals, "outcomes": outcomes, "max_score": max_score}
+
+
+def plot_data_mismatches(page: dict, demo: dict) -> list[str]:
+    """What differs, in order too: the totals by student, the bars by part."""
+    wrong = [f"{key}: page {page.get(key)!r}, demo {demo[key]!r}"
+             for key in ("totals", "max_score") if page.get(key) != demo[key]]
+    shown = page.get("outcomes") or {}
+    if list(shown) != list(demo["outcomes"]):
+        wrong.append(f"outcomes' parts: page {list(shown)}, demo {list(demo['outcomes'])}")
+    wrong += [f"outcomes[{part!r}]: page {shown.get(part)}, demo {counts}"
+              for part, counts in demo["outcomes"].items() if shown.get(part) != counts]
+    return wrong
+
+
+@pytest.fixture(scope="module")
+def demo_data() -> dict:
+    return demo_plot_data()
+
+
+@pytest.mark.slow  # the demo class builds 13 notebooks in memory (about 5 s)
+def test_the_grading_page_plots_the_demo_class(demo_data):
+    page = plot_data(GRADING.read_text(encoding="utf-8"))
+    assert len(page["totals"]) == 13 and page["max_score"] == 15
+    assert plot_data_mismatches(page, demo_data) == []
+
+
+@pytest.mark.slow
+def test_a_wrong_number_on_the_grading_page_is_named(demo_data):
+    text = GRADING.read_text(encoding="utf-8")
+    line = '"sgd_update": {"passed": 8, "not_passed": 3, "failed": 2}'
+    assert line in text
+    text = text.replace(line, line.replace('"passed": 8', '"passed": 9'))
+    text = text.replace("totals = [13, 11,", "totals = [13, 12,")
+    wrong = plot_data_mismatches(plot_data(text), demo_data)
+    assert wrong == [
+        "totals: page [13, 12, 9, 9, 10, 0, 0, 0, 13, 13, 13, 7, 13], "
+        "demo [13.0, 11.0, 9.0, 9.0, 10.0, 0.0, 0.0, 0.0, 13.0, 13.0, 13.0, 7.0, 13.0]",
+        "outcomes['sgd_update']: page {'passed': 9, 'not_passed': 3, 'failed': 2}, "
+        "demo {'passed': 8, 'not_passed': 3, 'failed': 2}"]
