@@ -27,6 +27,7 @@ SECURITY = BOOK / "instructor" / "security.md"
 GRADING = BOOK / "instructor" / "grading.md"
 
 sys.path.insert(0, str(ROOT / "scripts"))
+import make_public  # noqa: E402
 import student_env  # noqa: E402
 
 CODE_CELL = re.compile(r"^(`{3,})\{code-cell\}[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
@@ -55,12 +56,49 @@ def student_locked_modules() -> set[str]:
             if {re.sub(r"[-_.]+", "-", d).lower() for d in dists} & locked}
 
 
+def course_modules_imported(sources: list[str]) -> set[str]:
+    """Every ``course.x`` a page's code names in an import (``from course import x``
+    included: x may be a module)."""
+    named = set()
+    for source in sources:
+        lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.Import):
+                named |= {a.name for a in node.names if a.name.startswith("course.")}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module == "course":
+                    named |= {f"course.{a.name}" for a in node.names}
+                elif node.module.startswith("course."):
+                    named.add(node.module)
+    return named
+
+
+def public_course_names() -> set[str]:
+    """``course`` and what it holds in the public course: its git-tracked modules
+    (what make_public copies) and the names its ``__init__`` defines."""
+    names = {"course"}
+    for path in make_public.tracked_files("course"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if path.suffix == ".py":
+            names.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    init = ast.parse((ROOT / "course" / "__init__.py").read_text(encoding="utf-8"))
+    for node in init.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(f"course.{node.name}")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {f"course.{(a.asname or a.name).split('.')[0]}" for a in node.names}
+        elif isinstance(node, ast.Assign):
+            names |= {f"course.{t.id}" for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
 def foreign_imports(pages: dict[str, str], allowed: set[str]) -> list[str]:
-    """'page: module' for each module a page's code imports that is neither the public
-    package, the standard library, nor pinned by the student lock."""
+    """'page: module' for each module a page's code imports that is neither in the
+    public package, the standard library, nor pinned by the student lock."""
     wrong = []
     for name, text in sorted(pages.items()):
-        modules = student_env.imported_modules(code_cells(text))
+        cells = code_cells(text)
+        modules = student_env.imported_modules(cells) | course_modules_imported(cells)
         wrong += [f"{name}: {module}" for module in sorted(modules)
                   if module not in allowed and module not in sys.stdlib_module_names]
     return wrong
@@ -68,8 +106,8 @@ def foreign_imports(pages: dict[str, str], allowed: set[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def public_modules() -> set[str]:
-    allowed = {"course"} | student_locked_modules()
-    assert "autograder" not in allowed and {"numpy", "matplotlib"} <= allowed
+    allowed = public_course_names() | student_locked_modules()
+    assert "autograder" not in allowed and {"numpy", "course.grade_plots"} <= allowed
     return allowed
 
 
@@ -87,9 +125,12 @@ def test_no_page_imports_the_grader_or_a_module_students_lack(public_modules):
 def test_a_page_importing_the_grader_is_named(public_modules):
     page = GRADING.read_text(encoding="utf-8").replace(
         "from course.grade_plots import", "from autograder import demo\nfrom course.grade_plots import")
-    sneaky = "```{code-cell} ipython3\n:tags: [remove-cell]\nimport nbgrader.api\n```\n"
+    sneaky = ("```{code-cell} ipython3\n:tags: [remove-cell]\nimport nbgrader.api\n"
+              "from course.optimizers import OPTIMIZERS\nfrom course import reference_rules\n"
+              "```\n")
     assert foreign_imports({"grading.md": page, "other.md": sneaky}, public_modules) == \
-        ["grading.md: autograder", "other.md: nbgrader"]
+        ["grading.md: autograder", "other.md: course.optimizers",
+         "other.md: course.reference_rules", "other.md: nbgrader"]
 
 
 # --- security.md: the table of default limits ----------------------------------------
