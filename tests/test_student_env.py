@@ -145,12 +145,12 @@ def test_a_module_missing_from_the_student_lock_is_named():
 
 # --- the Pythons ----------------------------------------------------------------------
 
-def resolve_on(lock: str, python_version: str) -> subprocess.CompletedProcess:
-    """uv resolves the lock's own pins for one Python on Linux x86-64: every pin must have
-    a wheel (or sdist) for it, and nothing may be missing from the lock."""
+def resolve_on(lock: str, python_version: str,
+               platform: str = "x86_64-manylinux_2_28") -> subprocess.CompletedProcess:
+    """uv resolves the lock's own pins for one Python and platform: every pin must have a
+    wheel (or sdist) for it, and nothing may be missing from the lock."""
     command = [uv(), "pip", "compile", "-q", "--no-header", "--no-annotate",
-               "--python-version", python_version, "--python-platform", "x86_64-manylinux_2_28",
-               lock]
+               "--python-version", python_version, "--python-platform", platform, lock]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
@@ -169,6 +169,16 @@ def test_the_locks_install_exactly_on_the_supported_pythons(lock, python_version
     else:
         assert result.returncode != 0, f"{lock} resolves on {python_version}: widen requires-python"
         assert "tensorflow" in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platform", ["aarch64-apple-darwin", "x86_64-pc-windows-msvc"])
+def test_the_student_lock_installs_on_students_laptops(platform):
+    """macOS on Apple silicon and Windows, where most students are (checked by resolution
+    only: no such machine here)."""
+    for python_version in ("3.11", "3.13"):
+        result = resolve_on("requirements-student.txt", python_version, platform)
+        assert result.returncode == 0, f"{platform}, {python_version}: {result.stderr[-2000:]}"
 
 
 def newest_supported_pyenv_python() -> str | None:
