@@ -99,6 +99,8 @@ def python_version(python: str) -> str:
 def create_env(python: str, venv: Path, lock: Path) -> Path:
     """A new venv at ``venv`` with ``lock`` installed; returns its python."""
     if venv.exists():
+        if not (venv / "pyvenv.cfg").exists():
+            raise StudentEnvError(f"{venv} exists and is not a virtual environment: give a new folder")
         shutil.rmtree(venv)
     run_step(f"venv with {python}", [python, "-m", "venv", str(venv)],
              hint="on Debian: apt-get install python3-venv")
