@@ -2,8 +2,8 @@
 
 - the locks say in their first lines how they were made; regenerating them (network:
   the package index) gives the same files;
-- the student lock pins what the notebooks, the book's student pages and the course
-  package import, at the instructor lock's versions;
+- the student lock pins what the notebooks, the book's pages and the course package
+  import, at the instructor lock's versions;
 - the Pythons that requires-python admits are exactly those TensorFlow has wheels for;
 - the student environment built on Debian's Python and on the newest supported pyenv
   Python runs every solution notebook and every exercise's visible tests
@@ -107,9 +107,9 @@ def cell_code(block: str) -> str:
 
 
 def student_modules() -> dict[str, str]:
-    """{module: where} for what the notebooks, the student pages and `course` import."""
+    """{module: where} for what the notebooks, the book's pages and `course` import."""
     where = {m: "the assignment notebooks" for m in student_env.notebook_imports()}
-    pages = [p for p in (ROOT / "book").rglob("*.md") if "instructor" not in p.parts]
+    pages = list((ROOT / "book").rglob("*.md"))  # the instructor pages too: on Binder
     cells = [block for p in pages for block in
              re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", p.read_text(), re.S | re.M)]
     course = [p.read_text() for p in (ROOT / "course").glob("*.py") if p.name != "sphinx_ext.py"]
