@@ -8,10 +8,14 @@ orchestration  one command each: grading.py (grade a class: what to grade, the p
                (pages.py renders their templates/), scheduler.py (the worker pool),
                progress.py; and the instructor's tools release.py (``make exercises``),
                references.py (expected outputs of the hidden tests), demo.py.
-grading        grade one submission: grade_one.py, checks/ (one probe + judge per
-               graded test cell), fingerprint.py (which files decide a grade),
-               verdicts.py, gradebook.py (nbgrader's database).
-kernel         sandbox.py: the kernel that runs student code, with its limits.
+grading        grade one submission: grade_one.py (the assignment, the result),
+               grade_cells.py (the notebook's run in its kernel, the probes and
+               judges), checks/ (one probe + judge per graded test cell),
+               fingerprint.py (which files decide a grade), verdicts.py,
+               gradebook.py (nbgrader's database).
+kernel         sandbox/: the kernel that runs student code, with its limits, in
+               parts: limits.py, confinement.py (bubblewrap), kernel.py (the kernel
+               handle and its notebook clock), cell.py (one cell run), processes.py.
 notebook       cells.py (nbgrader's cells: tests, answers, hidden blocks, stubs),
                intake.py (reading a submission), assemble.py (the notebook that runs),
                workspace.py (the instructor's files), config.py (nbgrader's

@@ -1,12 +1,14 @@
-"""Grade one submission: the contract's ``grade_submission`` (section 3).
+"""Grade one submission: ``grade_submission``, and the assignment it is graded against.
 
 The student's answers run in a kernel (sandboxed where possible); each test cell's
 visible part runs there too, and its hidden block is replaced by the part's *probe*
 (``autograder/checks/<assignment>.py``), whose value crosses back as JSON text. The
 judge compares that value with the reference in THIS process: reference values never
-enter the student's kernel, and nothing the student's code does there can change them.
+enter the student's kernel, and nothing the student's code does there can change them
+(the run itself: ``grade_cells.py``).
 
-The result is plain JSON data; ``grade_submission`` never raises.
+The result is plain JSON data; ``grade_submission`` never raises (a grading run of a
+whole class must go on past any one notebook).
 """
 
 from __future__ import annotations
@@ -14,23 +16,22 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import secrets
 import shutil
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from autograder import intake
 from autograder.assemble import assemble
-from autograder.cells import graded_parts, is_test, nbgrader_meta, strip_hidden_tests
+from autograder.cells import graded_parts
 from autograder.fingerprint import checks_files
-from autograder.probes import probe_program, probe_value
+from autograder.grade_cells import NotebookRun, SetupTimeout, mark_for_review, run_cells
+from autograder.grade_cells import probe_and_judge as _probe_and_judge  # noqa: F401 (tests)
 from autograder import sandbox as kernels
-from autograder import verdicts
 
 #: Bump when a change here can change a grade: every submission is then graded again.
 GRADER_VERSION = "2"
@@ -103,18 +104,6 @@ def missing_checks(assignment: Assignment) -> list[str]:
                  or p["grade_id"] not in assignment.references)]
 
 
-# ----------------------------------------------------------------------------- probes
-def _plain_messages(messages) -> list[str]:
-    if not isinstance(messages, (list, tuple)):
-        raise TypeError(f"judge returned {type(messages).__name__}, not a list")
-    return [str(m) for m in messages]
-
-
-def _error_line(error: str | None, limit: int = 300) -> str:
-    lines = (error or "").strip().splitlines()
-    return lines[0].rstrip(": ")[:limit] if lines else ""
-
-
 # ----------------------------------------------------------------------------- grading
 def _result(parts, status="graded", reason=None, notes=None):
     score = sum(p["points"] or 0.0 for p in parts.values())
@@ -157,14 +146,9 @@ def _fresh_parts(instructor_nb) -> dict[str, dict]:
     return parts
 
 
-class SetupTimeout(Exception):
-    """One of the instructor's set-up cells ran out of time: the grader's failure."""
-
-
 #: Gradings of a notebook whose set-up cell timed out (each in a new kernel) before it
-#: is left for the instructor's review; and runs of a part's hidden checks that timed out.
+#: is left for the instructor's review.
 SETUP_ATTEMPTS = 2
-PROBE_ATTEMPTS = 2
 
 
 def grade_submission(submission_path, assignment, instructor_nb, checks, references,
@@ -203,7 +187,7 @@ def grade_submission(submission_path, assignment, instructor_nb, checks, referen
             result, ran = _review_all(parts, cause, notes), None
         if graded_notebook is not None:
             _write_graded(Path(graded_notebook), ran)
-    except Exception as err:  # noqa: BLE001 - the contract: never raise
+    except Exception as err:  # noqa: BLE001 - never raise: the class run goes on
         for part in parts.values():
             if part["auto"]:
                 part.update(points=0.0, passed=False)
@@ -213,13 +197,6 @@ def grade_submission(submission_path, assignment, instructor_nb, checks, referen
     result["assignment"] = assignment
     result["seconds"] = round(time.monotonic() - started, 3)
     return result
-
-
-def mark_for_review(part: dict, cause: str) -> None:
-    """A part the grader could not judge for a reason of its own: no points yet, and
-    the cause for the instructor (never the student's 0 as a verdict)."""
-    part.update(points=0.0, passed=False, review=cause)
-    part["messages"].append(f"not graded yet: {cause}; your instructor will review it")
 
 
 def _review_all(parts, cause, notes):
@@ -258,13 +235,13 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
         _copy_support_files(Path(support_dir) if support_dir else None, workdir)
         try:
             kernel = kernels.start_kernel(workdir, limits, sandbox)
-            client = kernel.__enter__()
+            running = kernel.__enter__()
         except Exception as err:  # noqa: BLE001
             return (_result(parts, "failed", f"the kernel did not start: {err}", notes),
                     None)
         try:
-            failure = _run_cells(_Run(client, limits), runnable, checks, references,
-                                 parts, notes)
+            failure = run_cells(NotebookRun(running, limits), runnable, checks,
+                                references, parts, notes)
         finally:
             try:
                 kernel.__exit__(None, None, None)
@@ -274,183 +251,3 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
     status = "failed" if failure else "review" if reviews else "graded"
     why = failure or (f"left for the instructor's review: {reviews}" if reviews else None)
     return _result(parts, status, why, notes), runnable
-
-
-class _Stop(Exception):
-    """The kernel is gone or out of time: later cells cannot run."""
-
-
-def _limit_reason(res, limits) -> str:
-    """A breached limit in a failure reason, in the grader's words only."""
-    named = {
-        "memory": f"memory limit ({kernels._human(limits.memory_bytes)})",
-        "processes": f"process limit ({limits.max_processes})",
-        "file size": f"file size limit ({kernels._human(limits.max_file_bytes)} a file)",
-    }[res.limit]
-    return f"{named} reached" + (f" ({verdicts.safe_error_name(res.ename)})"
-                                 if res.ename else "")
-
-
-class _Run:
-    """One notebook's run in one kernel: its deadline, its first limit breach, and
-    whether the student's code has seen hidden inputs yet (from then on, nothing it
-    writes is quoted in a message: ``words``)."""
-
-    def __init__(self, client, limits):
-        self.client, self.limits = client, limits
-        self.deadline = time.monotonic() + limits.notebook_timeout
-        self.failure: str | None = None
-        self.saw_hidden_inputs = self.out_of_notebook_time = False
-
-    def fail(self, reason: str) -> None:
-        self.failure = self.failure or reason
-
-    def words(self, res) -> str:
-        """A cell's error for a message: the student's own text, until the student's
-        code has run on hidden inputs; then its exception's type alone."""
-        if res.ename and self.saw_hidden_inputs:
-            return (verdicts.safe_error_name(res.ename)
-                    + " (its message is not shown: your code had run on hidden inputs)")
-        return _error_line(res.error)
-
-    def setup(self, source: str, label: str):
-        """An instructor's set-up cell: its own time limit, not the student's time."""
-        started = time.monotonic()
-        res = kernels.run_instructor_cell(self.client, source, self.limits)
-        self.deadline += time.monotonic() - started
-        if res.timed_out:
-            raise SetupTimeout(f"the set-up {label} did not finish in "
-                               f"{self.limits.setup_timeout:g} s")
-        return self._check(res, label)
-
-    def run(self, source: str, label: str, *, instructor: bool = False):
-        """Run a cell; a cell time limit reached in instructor code (``instructor``:
-        a probe) is not the student's failure: the caller decides."""
-        limits = self.limits
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            self.fail(f"notebook time limit ({limits.notebook_timeout:g} s) reached "
-                      f"before {label}")
-            raise _Stop
-        cell_limits = replace(limits, cell_timeout=min(limits.cell_timeout, remaining))
-        res = kernels.run_cell(self.client, source, cell_limits)
-        self.out_of_notebook_time = res.timed_out and (
-            cell_limits.cell_timeout < limits.cell_timeout or res.limit == "notebook time")
-        if res.timed_out:
-            if self.out_of_notebook_time:
-                self.fail(f"notebook time limit ({limits.notebook_timeout:g} s) reached "
-                          f"in {label}")
-            elif not instructor:
-                self.fail(f"cell time limit ({limits.cell_timeout:g} s) reached in {label}")
-        return self._check(res, label)
-
-    def _check(self, res, label):
-        if res.truncated:
-            self.fail(f"output limit ({self.limits.max_output_bytes} bytes) exceeded "
-                      f"in {label}")
-        if res.limit in ("memory", "processes", "file size"):
-            self.fail(f"{_limit_reason(res, self.limits)} in {label}")
-        if res.kernel_dead:
-            self.fail(f"the kernel stopped in {label}: {self.words(res)}")
-            raise _Stop
-        return res
-
-
-def is_setup_cell(cell) -> bool:
-    """One of the instructor's locked code cells that is neither an answer nor a test
-    (``import tensorflow``, data): the template's, never a cell the student added."""
-    meta = nbgrader_meta(cell)
-    return (cell.cell_type == "code" and bool(meta.get("locked"))
-            and not meta.get("grade") and not meta.get("solution"))
-
-
-def _student_outputs(res) -> list:
-    return [nbformat.from_dict(o) for o in verdicts.defuse_outputs(res.outputs)]
-
-
-def _run_cells(run: _Run, runnable, checks, references, parts, notes):
-    """Run the notebook; returns the first limit breach (None if there was none)."""
-    cells = [c for c in runnable.cells if c.cell_type == "code"]
-    for cell in cells:  # nothing of the hidden tests in the graded copy, run or not
-        cell.outputs = []
-        if is_test(cell):
-            cell.source = strip_hidden_tests(cell.source)
-    for index, cell in enumerate(cells):
-        gid = nbgrader_meta(cell).get("grade_id")
-        label = f"cell '{gid}'" if gid else f"code cell {index + 1}"
-        try:
-            if is_test(cell):
-                _run_test_cell(run, cell, gid, parts[gid], checks, references)
-                continue
-            res = (run.setup if is_setup_cell(cell) else run.run)(cell.source, label)
-            cell.outputs = _student_outputs(res)
-            if res.error and not res.timed_out:
-                notes.append(f"{label} raised {run.words(res)}")
-        except _Stop:
-            _not_run(parts, cells[index:], f"not run: {run.failure}")
-            break
-    return run.failure
-
-
-def _run_test_cell(run: _Run, cell, gid, part, checks, references) -> None:
-    res = run.run(cell.source, f"the visible checks of '{gid}'")
-    cell.outputs = _student_outputs(res)
-    if res.timed_out:
-        part["messages"].append(_error_line(res.error))
-        return
-    visible_ok = res.error is None
-    if not visible_ok:
-        # the instructor's visible test and its message, on visible inputs: quoted
-        part["messages"].append(f"visible check failed: {_error_line(res.error)}")
-    verdict, review = _probe_and_judge(gid, checks, references, run)
-    part["messages"].extend(verdict)
-    if review:
-        mark_for_review(part, review)
-    elif visible_ok and not verdict:
-        part.update(points=part["max_points"], passed=True)
-    verdicts.record_verdict(cell, not verdict and not review, verdict, review)
-
-
-def _not_run(parts, cells, message):
-    for cell in cells:
-        gid = nbgrader_meta(cell).get("grade_id")
-        if is_test(cell) and gid in parts and not parts[gid]["messages"]:
-            parts[gid]["messages"].append(message)
-
-
-def _run_probe(gid, check, run: _Run):
-    """(the probe's cell result, its nonce); a probe that times out is run again
-    (the machine may have been busy) while the kernel lives."""
-    for _ in range(PROBE_ATTEMPTS):
-        nonce = secrets.token_hex(8)
-        run.saw_hidden_inputs = True
-        res = run.run(probe_program(check.probe, nonce), f"the hidden checks of '{gid}'",
-                      instructor=True)
-        if not res.timed_out or run.out_of_notebook_time:
-            break
-    return res, nonce
-
-
-def _probe_and_judge(gid, checks, references, run: _Run) -> tuple[list[str], str | None]:
-    """Run the part's probe in the kernel, judge its value here: (messages, a cause
-    for the instructor's review or None). Messages never quote the probe's source (it
-    is the hidden test) nor what the student's code wrote on its hidden inputs."""
-    check = checks.get(gid)
-    if check is None or gid not in references:
-        return ["internal: no hidden check is registered for this part"], None
-    res, nonce = _run_probe(gid, check, run)
-    if res.timed_out:
-        if run.out_of_notebook_time:  # the student's time is up, not the probe's
-            return [f"the hidden checks {_error_line(res.error)}"], None
-        return [], (f"the hidden checks did not finish in {run.limits.cell_timeout:g} s, "
-                    f"{PROBE_ATTEMPTS} times")
-    if res.error:
-        return [f"the hidden checks raised {verdicts.safe_error_name(res.ename)}"], None
-    try:
-        got = verdicts.redact_probe_value(probe_value(res.outputs, nonce))
-    except ValueError as err:
-        return [f"the hidden checks could not read your answer ({err})"], None
-    try:
-        return _plain_messages(check.judge(got, references[gid])), None
-    except Exception as err:  # noqa: BLE001 - the grader's fault, not the student's 0
-        return [], f"the judge failed ({type(err).__name__})"
