@@ -41,9 +41,7 @@ MAX_MODULE_LINES = 400
 # Files other people are changing right now (the checks); each is to be split when
 # they are done. Their sizes today, so that they cannot grow:
 # {path: (module lines, {function: lines})}.
-TOO_LONG_FOR_NOW = {
-    "autograder/checks/keras_six_steps.py": (403, {}),
-}
+TOO_LONG_FOR_NOW: dict[str, tuple[int, dict[str, int]]] = {}
 
 
 def module_name(path: Path, root: Path = REPO) -> str:

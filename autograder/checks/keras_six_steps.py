@@ -11,34 +11,17 @@ student's ``plot_history`` on a made-up History.
 import numpy as np
 
 from autograder.checks import Check, Mistake
+from autograder.checks.iris import HIDDEN_FLOWERS, IRIS_DATA
 from autograder.checks.kit import numbers, same_curve, short_repr
 from autograder.checks.models import (
     PROBE_HELPERS, close_messages, compile_messages, judge_prologue, layer_messages,
 )
-
-_rng = np.random.default_rng(401)
-# Hidden flowers: measurements drawn around the iris ranges, 4 decimals.
-HIDDEN_FLOWERS = np.round(
-    _rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], (25, 4)), 4
-).tolist()
 
 SPEC_MODEL = '''keras.Sequential([
             keras.Input(shape=(4,)),
             keras.layers.Dense(3, activation="softmax",
                                   kernel_regularizer=keras.regularizers.l2()),
         ])'''
-
-IRIS_DATA = '''
-def _probe_iris():
-    """The notes' iris data, prepared here so that the probe does not trust the notebook's."""
-    from sklearn import datasets
-    x, y = datasets.load_iris(return_X_y=True)
-    np.random.seed(116)
-    np.random.shuffle(x)
-    np.random.seed(116)
-    np.random.shuffle(y)
-    return x.astype("float32"), y
-'''
 
 BUILD_PROBE = PROBE_HELPERS + f'''
 

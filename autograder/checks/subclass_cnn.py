@@ -10,7 +10,7 @@ the trained model's; so Parts B and C, or another model, do not change its verdi
 import numpy as np
 
 from autograder.checks import Check, Mistake
-from autograder.checks.keras_six_steps import HIDDEN_FLOWERS, IRIS_DATA
+from autograder.checks.iris import HIDDEN_FLOWERS, IRIS_DATA
 from autograder.checks.kit import number, numbers, short_repr
 from autograder.checks.models import (
     PROBE_HELPERS, close_messages, compile_messages, judge_prologue, layer_messages,
