@@ -56,10 +56,7 @@ def _label(scenario, spec):
 
 def reference_optimizers():
     """The course's reference rules and their Keras twins (the one import of them)."""
-    try:
-        from autograder.reference_rules import OPTIMIZERS
-    except ModuleNotFoundError:  # before the rules moved out of the course package
-        from autograder.reference_rules import OPTIMIZERS
+    from autograder.reference_rules import OPTIMIZERS
     return OPTIMIZERS
 
 

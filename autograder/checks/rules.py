@@ -12,8 +12,8 @@ Every rule part is graded the same way. The probe creates two float64 parameters
 It records the parameters and the states after steps 1, 2, 3, 5, 10, 15, 20 (resume:
 1, 2, 3). ``autograder.references`` runs Keras's own optimizer on the same inputs to
 produce what the judge expects. Under these inputs each classic mistake moves the
-numbers by far more than the tolerance (FIELD-NOTES: at Keras's defaults two of them
-hide).
+numbers by far more than the tolerance; at Keras's defaults two of them would hide
+under a 1e-4 tolerance (epsilon outside Adagrad's root, the paper's epsilon in Adam).
 """
 
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ RESUME_T = 6.0
 class RuleSpec:
     """One graded update rule.
 
-    ``optimizer`` names the course's reference rule (course.optimizers.OPTIMIZERS),
+    ``optimizer`` names the course's reference rule (autograder.reference_rules.OPTIMIZERS),
     whose ``.keras(hyperparams)`` gives the Keras optimizer taking the same steps.
     ``states`` maps each state name the notebook specifies to how the probe fills it
     for the resume scenario ("signed", "positive", "accumulator" or "counter") and to
