@@ -60,7 +60,6 @@ ROSENBROCK = Function2D(
     lambda x, y: _vector(-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)),
     start=(-1.5, 2.0), xlim=(-2.0, 2.0), ylim=(-1.0, 3.0), minimum=(1.0, 1.0),
 )
-FUNCTIONS = {"quadratic": QUADRATIC, "saddle": SADDLE, "rosenbrock": ROSENBROCK}
 
 
 def run(name, hp, grad, start, num_steps):
@@ -106,14 +105,6 @@ def final_value(name, hp, function, num_steps, start=None):
     path = trajectory(name, hp, function, num_steps, start)
     last = path[-1]
     return float(function.f(*last)) if np.all(np.isfinite(last)) else np.inf
-
-
-def lr_sweep(name, learning_rates, function, num_steps, **overrides):
-    """f after ``num_steps`` for each learning rate (the sensitivity curve)."""
-    return np.array([
-        final_value(name, hyperparams(name, lr=lr, **overrides), function, num_steps)
-        for lr in learning_rates
-    ])
 
 
 # --- Figures --------------------------------------------------------------------
