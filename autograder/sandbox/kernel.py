@@ -66,6 +66,10 @@ class NotebookClock:
             self.deadline = saved + (time.monotonic() - started)
 
 
+# How long a new IOPub subscription may take to reach the kernel (a busy machine).
+WELCOME_WAIT = 30.0
+
+
 class IOPub:
     """The kernel's IOPub connection, watched: ZeroMQ cuts it when a message is over
     MAX_MESSAGE_BYTES, and does not reconnect by itself."""
@@ -109,7 +113,21 @@ class IOPub:
             self.channel = self.client.iopub_channel_class(self.client.connect_iopub(),
                                                            self.client.session)
             self.monitor = self._watch()
-        time.sleep(0.2)  # let the subscription reach the kernel
+        self._await_welcome()
+
+    def _await_welcome(self, wait: float = WELCOME_WAIT) -> None:
+        """Wait until the new subscription reaches the kernel, which ipykernel confirms
+        with an "iopub_welcome" message: until then the kernel's messages are dropped
+        (a fixed pause lost the next cell's output on a busy machine). What else comes
+        meanwhile is dropped: the caller has already declared the output lost."""
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                msg = self.channel.get_msg(timeout=max(0.0, end - time.monotonic()))
+            except Exception:  # noqa: BLE001 - queue.Empty, or garbled frames
+                continue
+            if isinstance(msg, dict) and msg.get("msg_type") == "iopub_welcome":
+                return
 
 
 class Kernel:
