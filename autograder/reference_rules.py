@@ -27,6 +27,7 @@ from typing import Callable
 import tensorflow as tf
 
 from course.keras_rules import DEFAULTS, keras_optimizer
+from course.keras_rules import keras_steps as course_keras_steps
 
 
 def _zeros_like(params, value=0.0):
@@ -218,14 +219,8 @@ def keras_steps(optimizer, hyperparams, start, grad_fn, num_steps, dtype=tf.floa
     ``start`` is a list of arrays, ``grad_fn(step, params)`` gives the gradients for a
     step. tests/test_optimizers.py puts it next to :func:`own_steps`.
     """
-    params = [tf.Variable(tf.cast(x, dtype)) for x in start]
-    keras_opt = optimizer.keras(hyperparams)
-    trajectory = []
-    for step in range(num_steps):
-        grads = [tf.cast(g, dtype) for g in grad_fn(step, params)]
-        keras_opt.apply_gradients(zip(grads, params))
-        trajectory.append([p.numpy().copy() for p in params])
-    return trajectory
+    return course_keras_steps(optimizer.keras(hyperparams), start, grad_fn, num_steps,
+                              dtype=dtype)
 
 
 def own_steps(optimizer, hyperparams, start, grad_fn, num_steps, dtype=tf.float64):
