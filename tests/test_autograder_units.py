@@ -16,6 +16,7 @@ import pytest
 from autograder import cells, collect, grade_one, grading, probes, workspace
 from autograder import gradebook as gbook
 from autograder.progress import Progress
+from toy_notebook import nbgrader_cell, python_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -198,15 +199,8 @@ CHECKS = {"square_test": Check(PROBE, _judge)}
 
 def toy_assignment(root: Path) -> dict:
     """solutions/toy/toy.ipynb (1 auto part of 2 points), its checks and references."""
-    def cell(source, **nbgrader):
-        c = nbformat.v4.new_code_cell(source)
-        c.metadata["nbgrader"] = {"schema_version": 3, "locked": False, "solution": False,
-                                  "grade": False, **nbgrader}
-        return c
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    cell = nbgrader_cell
+    nb = python_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("## Part A: square (2 points)"),
         cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n"

@@ -20,6 +20,7 @@ import pytest
 
 from autograder import feedback, grade_one, verdicts
 from autograder.checks import Check
+from toy_notebook import nbgrader_cell, python_notebook
 
 pytestmark = pytest.mark.slow  # a dozen kernels
 
@@ -59,15 +60,8 @@ RIGHT = {"square": "def square(x):\n    return x * x", "cube": "def cube(x):\n  
 
 
 def instructor_notebook(setup_seconds: float) -> nbformat.NotebookNode:
-    def cell(source, **nbgrader):
-        c = nbformat.v4.new_code_cell(source)
-        c.metadata["nbgrader"] = {"schema_version": 3, "locked": False, "solution": False,
-                                  "grade": False, **nbgrader}
-        return c
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    cell = nbgrader_cell
+    nb = python_notebook()
     nb.cells = [
         cell(SETUP.replace("SETUP_SECONDS", str(setup_seconds)), grade_id="setup",
              locked=True),
