@@ -105,6 +105,32 @@ def missing_checks(assignment: Assignment) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- grading
+class Grader:
+    """What one grading worker holds between submissions: the assignments, the limits,
+    the sandbox choice. The local pool's workers (scheduler.py) and the task queue's
+    workers both grade through it, so both give the same verdicts.
+
+    ``spec`` is plain JSON data: ``{"assignments": {name: {"source", "checks",
+    "references"}}, "limits": {...}, "sandbox": bool | None}``.
+    """
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.assignments = {name: load_assignment(name, **where)
+                            for name, where in spec["assignments"].items()}
+        self.limits = kernels.Limits(**spec.get("limits", {}))
+
+    def grade(self, path: str, assignment: str, graded: str | None = None) -> dict:
+        """Grade the notebook at ``path`` as ``assignment``; never raises."""
+        loaded = self.assignments[assignment]
+        return grade_submission(path, loaded.name, loaded.template, loaded.checks,
+                                loaded.references, self.limits, self.spec.get("sandbox"),
+                                support_dir=loaded.support_dir, graded_notebook=graded)
+
+    def close(self) -> None:
+        """Release what the worker holds (nothing yet beyond the loaded assignments)."""
+
+
 def _result(parts, status="graded", reason=None, notes=None):
     score = sum(p["points"] or 0.0 for p in parts.values())
     return {

@@ -245,22 +245,19 @@ def worker_main(spec: dict) -> int:
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     try:
-        from autograder import grade_one
+        from autograder.grade_one import Grader
 
-        assignments = {name: grade_one.load_assignment(name, **where)
-                       for name, where in spec["assignments"].items()}
-        limits = grade_one.kernels.Limits(**spec["limits"])
+        grader = Grader(spec)
     except Exception as err:  # noqa: BLE001 - report, then stop
         channel.write(json.dumps({"fatal": f"{type(err).__name__}: {err}"}) + "\n")
         return 2
-    for line in sys.stdin:
-        task = json.loads(line)
-        assignment = assignments[task["assignment"]]
-        result = grade_one.grade_submission(
-            task["path"], assignment.name, assignment.template, assignment.checks,
-            assignment.references, limits, spec.get("sandbox"),
-            support_dir=assignment.support_dir, graded_notebook=task.get("graded"))
-        channel.write(json.dumps({"id": task["id"], "result": result}) + "\n")
+    try:
+        for line in sys.stdin:
+            task = json.loads(line)
+            result = grader.grade(task["path"], task["assignment"], task.get("graded"))
+            channel.write(json.dumps({"id": task["id"], "result": result}) + "\n")
+    finally:
+        grader.close()
     return 0
 
 
