@@ -1,4 +1,4 @@
-"""``python -m autograder {collect,grade,feedback,export,report}``: grade a class.
+"""``python -m autograder {collect,grade,feedback,export,report,worker}``: grade a class.
 
 The command line only: it parses arguments, calls the command's module
 (``collect``, ``grading``, ``feedback``, ``export``, ``report``) and turns a
@@ -22,6 +22,18 @@ def _limits(args):
     if args.memory_gb is not None:
         fields["memory_bytes"] = int(args.memory_gb * 2**30)
     return sandbox.Limits(**{k: v for k, v in fields.items() if v is not None})
+
+
+def add_worker_parser(sub) -> None:
+    p = sub.add_parser("worker", help="a task-queue grading worker (Celery)")
+    p.add_argument("--broker", required=True, help="broker URL (redis://, amqp://)")
+    p.add_argument("--db", required=True, help="the database grade --db names "
+                                               "(results go there)")
+    p.add_argument("--concurrency", type=int, help="submissions at once (default: cores)")
+    p.add_argument("--visibility-timeout", type=float,
+                   help="Redis: seconds before a killed worker's submission goes to "
+                        "another (default: the grading time limit + 600)")
+    p.add_argument("--loglevel", default="INFO")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checks", help="checks module (default autograder.checks.<name>)")
     p.add_argument("--references", help="references JSON (default "
                                         "autograder/references/<name>.json)")
+    p.add_argument("--broker", help="grade on task-queue workers (python -m autograder "
+                                    "worker) via this broker URL; needs --db")
+    p.add_argument("--requeue", action="store_true",
+                   help="with --broker: queue again what is queued or running (after "
+                        "the broker lost its messages)")
     common(p)
+    add_worker_parser(sub)
 
     p = sub.add_parser("feedback", help="an HTML page per student")
     p.add_argument("assignment", nargs="*", help="default: every graded assignment")
@@ -108,8 +126,16 @@ def run_grade(args) -> int:
 
     grade(args.workspace, args.assignment, workers=args.workers, force=args.force,
           db=args.db, limits=_limits(args), sandbox=args.sandbox, source=args.source,
-          checks=args.checks, references=args.references, students=args.student)
+          checks=args.checks, references=args.references, students=args.student,
+          broker=args.broker, requeue=args.requeue)
     return 0
+
+
+def run_worker(args) -> int:
+    from autograder.taskqueue import run_worker
+
+    return run_worker(args.broker, args.db, args.concurrency, args.visibility_timeout,
+                      args.loglevel)
 
 
 def run_feedback(args) -> int:
@@ -148,4 +174,4 @@ def run_report(args) -> int:
 # Each command's module is imported when it runs: `--help` and a usage error stay fast
 # (grading imports nbgrader and the checks).
 COMMANDS = {"collect": run_collect, "grade": run_grade, "feedback": run_feedback,
-            "export": run_export, "report": run_report}
+            "export": run_export, "report": run_report, "worker": run_worker}

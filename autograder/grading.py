@@ -25,8 +25,11 @@ from autograder import sandbox as kernels
 from autograder.cells import graded_parts
 from autograder.checks import ASSIGNMENTS
 from autograder.errors import UsageError
+from autograder.jobstore import JobKey
 from autograder.progress import Progress
+from autograder.queued import QueueConfig, QueuePool
 from autograder.scheduler import KERNEL_THREAD_ENV, Pool, PoolConfig, Task, default_workers
+from autograder.taskqueue import task_backstop
 from autograder.workspace import (
     atomic_write_text, check_workspace, folder_sha256, load_results, notebook_in,
     results_dir, roster_names, submission_dirs,
@@ -50,31 +53,38 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
           db: str | None = None, limits=None, sandbox: bool | None = None,
           source: str | None = None, checks: str | None = None,
           references: str | None = None, students: list[str] | None = None,
+          broker: str | None = None, requeue: bool = False,
           out=None, err=None) -> dict[str, dict[str, dict]]:
     """Grade every new or changed submission of one or more assignments in one pool of
-    workers; returns {assignment: {student: result}} for every submission (graded now
-    or earlier)."""
+    workers (with ``broker``: on the task queue's workers, results through ``db``);
+    returns {assignment: {student: result}} for every submission (graded now or
+    earlier)."""
     out, err = out or sys.stdout, err or sys.stderr
     names = [assignments] if isinstance(assignments, str) else list(assignments)
     if (checks or references) and len(names) > 1:
         raise UsageError("--checks and --references apply to one assignment at a time")
+    if broker and not db:
+        raise UsageError("--broker needs --db: the workers store their results in a "
+                         "database they can reach (postgresql://...)")
     workspace = check_workspace(workspace)
     limits = limits or kernels.Limits()
     loaded = {name: load(name, source, checks, references) for name in names}
     sandbox = choose_sandbox(sandbox, err)
     plan = plan_run(workspace, loaded, students, force, err)
-    n_workers = max(1, min(workers or default_workers(), len(plan.todo) or 1))
-    pool = Pool(PoolConfig(
-        spec={"assignments": {name: {"source": source, "checks": checks,
-                                     "references": references} for name in names},
-              "limits": dataclasses.asdict(limits), "sandbox": sandbox},
-        workers=n_workers,
-        # a backstop for a stuck worker: every kernel start and set-up attempt (the
-        # set-up's time is not the notebook's), the notebook's time, a minute to stop
-        task_timeout=grade_one.SETUP_ATTEMPTS * (limits.startup_timeout + limits.setup_timeout)
-        + limits.notebook_timeout + 60,
-        log_dir=workspace / "logs" / "+".join(names),
-        env=KERNEL_THREAD_ENV))
+    spec = {"assignments": {name: {"source": source, "checks": checks,
+                                   "references": references} for name in names},
+            "limits": dataclasses.asdict(limits), "sandbox": sandbox}
+    if broker:
+        n_workers = 0  # the queue's workers, wherever they run
+        pool = QueuePool(QueueConfig(
+            broker, db, spec, task_backstop(limits), job_keys(plan), force=force,
+            requeue=requeue, err=err))
+    else:
+        n_workers = max(1, min(workers or default_workers(), len(plan.todo) or 1))
+        pool = Pool(PoolConfig(spec=spec, workers=n_workers,
+                               task_timeout=task_backstop(limits),  # a stuck worker
+                               log_dir=workspace / "logs" / "+".join(names),
+                               env=KERNEL_THREAD_ENV))
     try:
         run_pool(plan, pool, n_workers, gbook.db_url(workspace, db), sandbox, err)
     except BaseException:
@@ -87,6 +97,16 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
         print_table(plan.results[name], {s for s in plan.results[name]
                                          if f"{name}/{s}" in graded_now}, out)
     return plan.results
+
+
+def job_keys(plan: Plan) -> dict[str, JobKey]:
+    """The task queue's key of every submission to grade: student, content, grader."""
+    keys = {}
+    for task in plan.todo:
+        student = task.id.split("/", 1)[1]
+        keys[task.id] = JobKey(student, plan.hashes[task.assignment, student],
+                               plan.loaded[task.assignment].fingerprint)
+    return keys
 
 
 def load(name: str, source, checks, references) -> grade_one.Assignment:
@@ -162,7 +182,8 @@ def run_pool(plan: Plan, pool: Pool, n_workers: int, url: str, sandbox: bool, er
     names_csv = roster_names(plan.workspace)
     if plan.todo:
         pool.start(n_workers)  # workers load while the gradebook is prepared
-        print(f"{len(plan.todo)} notebooks, {n_workers} workers", file=err)
+        print(f"{len(plan.todo)} notebooks, " + (f"{n_workers} workers" if n_workers
+              else "graded by the task queue's workers"), file=err)
     for name, assignment in plan.loaded.items():
         try:
             gbook.ensure_assignment(url, name, assignment.template_path)
