@@ -27,12 +27,14 @@ from nbgrader.preprocessors import (
 
 from autograder.config import course_id, put_venv_on_path
 from autograder.errors import UsageError
+from autograder.jobstore import database_url
 
 
 def db_url(workspace: Path, db: str | None = None) -> str:
     """The gradebook's SQLAlchemy URL: ``--db`` or ``<workspace>/gradebook.db``
     (nbgrader's own default when run from the workspace folder)."""
-    return db or f"sqlite:///{(Path(workspace) / 'gradebook.db').resolve()}"
+    return database_url(db) if db else \
+        f"sqlite:///{(Path(workspace) / 'gradebook.db').resolve()}"
 
 
 def open_gradebook(url: str) -> Gradebook:

@@ -77,7 +77,7 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
     if broker:
         n_workers = 0  # the queue's workers, wherever they run
         pool = QueuePool(QueueConfig(
-            broker, db, spec, task_backstop(limits), job_keys(plan), force=force,
+            broker, gbook.db_url(workspace, db), spec, task_backstop(limits), job_keys(plan), force=force,
             requeue=requeue, err=err))
     else:
         n_workers = max(1, min(workers or default_workers(), len(plan.todo) or 1))

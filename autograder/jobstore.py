@@ -70,9 +70,19 @@ class JobKey:
         return {name: getattr(self, name) for name in KEY}
 
 
+def database_url(url: str) -> str:
+    """``postgresql://`` names the driver SQLAlchemy 2.1 prefers (psycopg 3); the
+    course's environment has psycopg2, so a plain URL uses it."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None:
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
 def connect(url: str) -> sa.Engine:
     """An engine on the database, with both tables created if missing."""
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(database_url(url), pool_pre_ping=True)
     METADATA.create_all(engine, checkfirst=True)
     return engine
 

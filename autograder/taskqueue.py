@@ -23,7 +23,8 @@ Delivery: a child killed while grading is noticed by its parent, which puts the
 message back at once (``task_reject_on_worker_lost``); a whole worker killed (a lost
 machine) leaves the message unacknowledged in Redis, which gives it to another worker
 after the transport's visibility timeout (``--visibility-timeout``, by default the
-grading backstop plus ten minutes, so a live grading is never handed out twice). Each
+grading backstop plus ten minutes, so a live grading is not handed out twice; a worker
+with a shorter one warns: a long grading may then run twice, its result stored once). Each
 start is counted in the jobs table: the third start of a submission whose two earlier
 starts never finished is stored as failed ("this submission stopped its grading worker
 twice") instead of looping.
@@ -179,9 +180,10 @@ def _grade_and_store(self, message: dict) -> str:
 
 def _grade(app, message: dict, worker: str) -> tuple[dict, str | None]:
     spec, name = message["spec"], message["assignment"]
-    refusal = _refusal(app, spec, worker)
+    refusal = _refusal(spec, worker)
     if refusal:
         return _not_final(refusal), None
+    _warn_if_redelivered_early(app, spec)
     grader = _grader_for(spec)
     ours = grader.assignments[name].fingerprint
     if ours != message["fingerprint"]:
@@ -199,18 +201,24 @@ def _grade(app, message: dict, worker: str) -> tuple[dict, str | None]:
     return result, text
 
 
-def _refusal(app, spec: dict, worker: str) -> str | None:
+def _refusal(spec: dict, worker: str) -> str | None:
     """Why this worker cannot grade the run as the instructor asked, if it cannot."""
     if spec.get("sandbox") and not kernels.sandbox_available():
         return (f"the grading worker {worker} has no sandbox ({kernels.sandbox_status()}),"
                 " and this run is sandboxed: install bubblewrap there")
+    return None
+
+
+def _warn_if_redelivered_early(app, spec: dict) -> None:
+    """A grading longer than the visibility timeout is handed to a second worker too:
+    double work, one stored result. Say so rather than refuse the whole run."""
     needed = task_backstop(kernels.Limits(**spec["limits"]))
     visibility = app.conf.autograder_visibility
     if str(app.conf.broker_url).startswith("redis") and needed > visibility:
-        return (f"the grading worker {worker} has a visibility timeout of {visibility:g} s"
-                f", shorter than this run's grading time limit {needed:g} s: restart it "
-                f"with --visibility-timeout {needed + 600:g}")
-    return None
+        print(f"warning: --visibility-timeout {visibility:g} s is shorter than this run's "
+              f"grading time limit {needed:g} s: a grading longer than {visibility:g} s "
+              f"goes to a second worker as well (give --visibility-timeout {needed + 600:g})",
+              flush=True)
 
 
 # ----------------------------------------------------------------------------- worker
@@ -219,6 +227,7 @@ def run_worker(broker: str, db: str, concurrency: int | None = None,
     """``python -m autograder worker``: a Celery worker in the foreground."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    db = jobstore.database_url(db)
     try:
         jobstore.connect(db).dispose()  # the tables exist; the database is reachable
     except (SQLAlchemyError, ImportError) as error:

@@ -1,0 +1,138 @@
+"""Real servers for the task-queue tests: a ``redis-server`` and a PostgreSQL 15
+server on free loopback ports, in temporary folders, stopped (and their folders
+removed) whatever happens; and ``python -m autograder worker`` processes.
+
+PostgreSQL refuses to run as root: as root, its folder belongs to Debian's
+``postgres`` user and ``initdb``/``postgres`` run as that user (``setpriv``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def missing() -> str | None:
+    """Why these servers cannot start here, or None."""
+    if not shutil.which("redis-server"):
+        return "no redis-server (apt-get install redis-server)"
+    if not (PG_BIN / "postgres").exists():
+        return f"no PostgreSQL 15 in {PG_BIN} (apt-get install postgresql)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout=60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on port {port} in {timeout:g} s")
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGTERM, group=False, timeout=20.0) -> None:
+    """Stop a process (or its whole group), politely first."""
+    if proc.poll() is not None:
+        return
+    kill = os.killpg if group else os.kill
+    with contextlib.suppress(ProcessLookupError):
+        kill(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def redis_server():
+    """``redis://127.0.0.1:<port>`` of a fresh redis-server without persistence."""
+    folder = tempfile.mkdtemp(prefix="test-redis-")
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", folder],
+                            stdout=open(Path(folder) / "log", "wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, proc, "redis-server")
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_postgres_user(folder: str) -> list[str]:
+    """The command prefix that runs PostgreSQL's programs as an unprivileged user."""
+    if os.geteuid() != 0:
+        return []
+    user = pwd.getpwnam("postgres")
+    os.chown(folder, user.pw_uid, user.pw_gid)
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+            "--clear-groups", "--"]
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """A SQLAlchemy URL prefix ``postgresql+psycopg2://postgres@127.0.0.1:<port>/`` of a fresh
+    cluster (trust authentication on loopback; fsync off: a throwaway server)."""
+    folder = tempfile.mkdtemp(prefix="test-postgres-")
+    prefix = _as_postgres_user(folder)
+    data, port = f"{folder}/data", free_port()
+    subprocess.run([*prefix, str(PG_BIN / "initdb"), "-D", data, "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([*prefix, str(PG_BIN / "postgres"), "-D", data, "-p",
+                             str(port), "-k", folder, "-h", "127.0.0.1", "-c", "fsync=off",
+                             "-c", "max_connections=200"],
+                            stdout=open(f"{folder}/server.log", "wb"),
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, proc, "postgres")
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/"
+    finally:
+        stop(proc, sig=signal.SIGINT)  # fast shutdown
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def create_database(server: str, name: str) -> str:
+    """A new empty database on the server; its URL."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(server + "postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server + name
+
+
+def start_worker(broker: str, db: str, log: Path, concurrency: int = 1,
+                 visibility_timeout: float = 60, env: dict | None = None):
+    """``python -m autograder worker`` in its own process group (so a test can kill it
+    whole, children included)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "autograder", "worker", "--broker", broker, "--db", db,
+         "--concurrency", str(concurrency), "--visibility-timeout",
+         str(visibility_timeout)],
+        cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
