@@ -1,0 +1,334 @@
+"""Grading through the task queue (issue 15): real redis-server and PostgreSQL 15 servers
+on loopback ports (tests/services.py), ``python -m autograder worker`` processes, and
+``grade --broker --db`` against the local pool on the same demo class.
+
+The servers' tests are marked ``services`` and ``slow`` (``make test-fast`` leaves them
+out); CI installs both servers (.ci/run), so there they run and never skip. The first
+tests need no server: the queue's bookkeeping on SQLite.
+"""
+
+import contextlib
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import services
+from autograder import demo, jobstore, taskqueue
+from autograder import gradebook as gbook
+from autograder.queued import needs_sending
+
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENT = demo.available_assignments()[0]
+SERVICES = [pytest.mark.slow, pytest.mark.services,
+            pytest.mark.skipif(services.missing() is not None,
+                               reason=f"task-queue servers: {services.missing()}")]
+
+
+# ----------------------------------------------------------------------------- no server
+def test_a_result_delivered_twice_is_stored_once_and_starts_are_counted(tmp_path):
+    engine = jobstore.connect(f"sqlite:///{tmp_path / 'jobs.db'}")
+    key = jobstore.JobKey("s1", "a" * 64, "b" * 64)
+    with engine.begin() as conn:
+        jobstore.mark_queued(conn, key, "hw")
+    assert [jobstore.start(engine, key, "hw", "w1") for _ in range(3)] == [1, 2, 3]
+    assert jobstore.store(engine, key, "hw", {"status": "graded"}, "{}", "w1") is True
+    assert jobstore.store(engine, key, "hw", {"status": "failed"}, None, "w2") is False
+    with engine.connect() as conn:
+        assert jobstore.result_and_notebook(conn, key) == ({"status": "graded"}, "{}")
+        assert jobstore.job_state(conn, key) == "done"
+        assert jobstore.counts(conn) == {key: (1, 3)}
+        assert conn.execute(sa.select(sa.func.count()).select_from(jobstore.RESULTS)) \
+            .scalar_one() == 1
+    with engine.begin() as conn:  # queued again (--force): the old result is dropped
+        jobstore.mark_queued(conn, key, "hw")
+    with engine.connect() as conn:
+        assert jobstore.stored_result(conn, key) is None
+        assert jobstore.counts(conn) == {key: (2, 0)}
+
+
+@pytest.mark.parametrize("state, result, force, requeue, send", [
+    (None, None, False, False, True),                       # new
+    ("queued", None, False, False, False),                  # the broker has it
+    ("running", None, False, False, False),
+    ("running", None, False, True, True),                   # --requeue: broker flushed
+    ("done", {"status": "graded"}, False, False, False),    # graded, same inputs
+    ("done", {"status": "failed", "final": False}, False, False, True),  # worker's fault
+    ("done", {"status": "graded"}, True, False, True),      # --force
+])
+def test_what_a_rerun_queues(state, result, force, requeue, send):
+    assert needs_sending(state, result, force, requeue) is send
+
+
+def test_plain_postgresql_urls_use_the_installed_driver():
+    url = jobstore.database_url("postgresql://u@h:5/db")
+    assert sa.make_url(url).get_dialect().driver in ("psycopg2", "psycopg")
+    assert jobstore.database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+# ----------------------------------------------------------------------------- helpers
+def autograder(*args, check=True, **kwargs):
+    proc = subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=REPO,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"), capture_output=True,
+                          text=True, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"autograder {args} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@contextlib.contextmanager
+def workers(broker: str, db: str, logs: Path, n: int = 2, **options):
+    procs = [services.start_worker(broker, db, logs / f"worker-{i}.log", **options)
+             for i in range(n)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            services.stop(proc, group=True)
+
+
+def results_of(ws: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (ws / "results" / ASSIGNMENT)
+            .glob("*.json")}
+
+
+def verdicts(results: dict[str, dict]) -> dict[str, tuple]:
+    return {s: (r["status"], r.get("reason"), r["score"],
+                {g: p["points"] for g, p in r["parts"].items()}) for s, r in results.items()}
+
+
+def expected_verdicts(manifest, students) -> dict[str, tuple]:
+    return {s: (manifest["expected"][s][ASSIGNMENT]["status"],
+                manifest["expected"][s][ASSIGNMENT]["score"],
+                manifest["expected"][s][ASSIGNMENT]["parts"]) for s in students}
+
+
+def as_expected(results: dict[str, dict]) -> dict[str, tuple]:
+    return {s: (r["status"], r["score"], {g: (p["points"] if p["auto"] else None)
+                                          for g, p in r["parts"].items()})
+            for s, r in results.items()}
+
+
+def job_counts(db: str) -> dict[str, tuple[int, int]]:
+    """{student: (times queued by grade, times started by a worker)}."""
+    engine = jobstore.connect(db)
+    with engine.connect() as conn:
+        counts = jobstore.counts(conn)
+        rows = conn.execute(sa.select(jobstore.RESULTS.c.student)).scalars().all()
+    engine.dispose()
+    assert len(rows) == len(set(rows)), f"a student has two stored results: {rows}"
+    return {key.student: value for key, value in counts.items()}
+
+
+def only(students):
+    return [arg for s in students for arg in ("--student", s)]
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def servers():
+    with services.redis_server() as broker, services.postgres_server() as postgres:
+        yield broker, postgres
+
+
+@pytest.fixture(scope="module")
+def demo_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("queue-class")
+    return root, demo.make_class(root / "incoming", [ASSIGNMENT])
+
+
+def new_workspace(root: Path, name: str, manifest) -> Path:
+    ws = root / name
+    autograder("collect", manifest["sources"][ASSIGNMENT], "-a", ASSIGNMENT, "-w", ws)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def queue_and_local(servers, demo_class):
+    """The whole class (one assignment) through two workers into PostgreSQL, then
+    feedback, export and report on that gradebook; and the local pool into SQLite."""
+    broker, postgres = servers
+    root, manifest = demo_class
+    db = services.create_database(postgres, "whole_class")
+    ws = new_workspace(root, "queue-ws", manifest)
+    started = time.monotonic()
+    with workers(f"{broker}/1", db, root) as procs:
+        graded = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", f"{broker}/1",
+                            "--db", db, timeout=1800)
+        seconds = time.monotonic() - started
+        assert all(proc.poll() is None for proc in procs), "a worker died"
+    for command in ("feedback", "export", "report"):
+        autograder(command, ASSIGNMENT, "-w", ws, "--db", db)
+    local = new_workspace(root, "local-ws", manifest)
+    autograder("grade", ASSIGNMENT, "-w", local, "-j", 2, timeout=1800)
+    autograder("export", ASSIGNMENT, "-w", local)
+    print(f"queue: {len(manifest['students'])} notebooks in {seconds:.0f} s")
+    return ws, db, local, manifest, graded
+
+
+# ----------------------------------------------------------------------------- servers
+def needs_servers(test):
+    for mark in SERVICES:
+        test = mark(test)
+    return test
+
+
+@needs_servers
+def test_two_workers_grade_each_student_once_with_the_local_pools_verdicts(
+        queue_and_local):
+    ws, db, local, manifest, graded = queue_and_local
+    students = set(manifest["students"])
+    assert set(results_of(ws)) == students
+    assert verdicts(results_of(ws)) == verdicts(results_of(local))
+    assert as_expected(results_of(ws)) == expected_verdicts(manifest, students)
+    assert job_counts(db) == {s: (1, 1) for s in students}
+    assert "graded by the task queue's workers" in graded.stderr
+    assert f"{len(students)} submissions:" in graded.stdout
+    # the notebooks as they ran, for the formgrader, as the local pool writes them
+    ran = sorted(p.relative_to(ws) for p in (ws / "autograded").rglob("*.ipynb"))
+    assert ran and ran == sorted(p.relative_to(local)
+                                 for p in (local / "autograded").rglob("*.ipynb"))
+
+
+@needs_servers
+def test_the_postgres_gradebook_equals_the_local_sqlite_one(queue_and_local):
+    ws, db, local, manifest, _ = queue_and_local
+    with gbook.open_gradebook(gbook.db_url(ws, db)) as gb:
+        queue_scores = gbook.notebook_scores(gb, ASSIGNMENT, ASSIGNMENT)
+        queue_counts = gbook.submitted_notebook_counts(gb, ASSIGNMENT)
+    with gbook.open_gradebook(gbook.db_url(local)) as gb:
+        local_scores = gbook.notebook_scores(gb, ASSIGNMENT, ASSIGNMENT)
+    assert queue_scores == local_scores
+    assert queue_counts == {(s, ASSIGNMENT): 1 for s in manifest["students"]}
+    with open(ws / "export" / f"{ASSIGNMENT}.csv", newline="") as a, \
+            open(local / "export" / f"{ASSIGNMENT}.csv", newline="") as b:
+        assert list(csv.DictReader(a)) == list(csv.DictReader(b))
+    assert len(list((ws / "feedback").rglob("*.html"))) == len(manifest["students"])
+    assert (ws / "report.html").stat().st_size > 0
+
+
+@needs_servers
+def test_recording_again_on_postgres_keeps_a_manual_grade(queue_and_local):
+    ws, db, _, manifest, _ = queue_and_local
+    student = sorted(manifest["students"])[0]
+    result = results_of(ws)[student]
+    part = next(g for g, p in result["parts"].items() if p["auto"])
+    with gbook.open_gradebook(gbook.db_url(ws, db)) as gb:
+        grade = gb.find_grade(part, ASSIGNMENT, ASSIGNMENT, student)
+        grade.manual_score = 0.5
+        gb.db.commit()
+        changed = dict(result, parts=dict(result["parts"], **{part: dict(
+            result["parts"][part], points=0.0)}))
+        gbook.record(gb, ASSIGNMENT, ASSIGNMENT, student, changed)
+        grade = gb.find_grade(part, ASSIGNMENT, ASSIGNMENT, student)
+        assert (grade.manual_score, grade.auto_score, grade.score) == (0.5, 0.0, 0.5)
+
+
+def running_job(db: str, timeout: float = 300) -> tuple[str, str]:
+    """(student, worker name) of the first job a worker started."""
+    engine = jobstore.connect(db)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                row = conn.execute(sa.select(jobstore.JOBS.c.student, jobstore.JOBS.c.worker)
+                                   .where(jobstore.JOBS.c.state == "running")).first()
+            if row:
+                return row[0], row[1]
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"no worker started a job in {timeout:g} s")
+
+
+@needs_servers
+def test_a_worker_killed_while_grading_loses_nothing_and_grades_nothing_twice(
+        servers, demo_class, tmp_path):
+    """SIGKILL one worker's whole process group mid-grading: its submission goes to the
+    other worker after the visibility timeout (60 s here); each result is stored once."""
+    broker, postgres = servers
+    root, manifest = demo_class
+    broker, db = f"{broker}/2", services.create_database(postgres, "kill")
+    students = sorted(manifest["students"])[:3]
+    ws = new_workspace(tmp_path, "ws", manifest)
+    with workers(broker, db, tmp_path, visibility_timeout=60) as procs:
+        grade = subprocess.Popen(
+            [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "-w", str(ws),
+             "--broker", broker, "--db", db, *only(students)], cwd=REPO,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        victim_student, victim = running_job(db)
+        killed = next(p for p in procs if victim.startswith(f"autograder-{p.pid}@"))
+        os.killpg(killed.pid, signal.SIGKILL)
+        out, err = grade.communicate(timeout=900)
+        assert grade.returncode == 0, err
+    assert as_expected(results_of(ws)) == expected_verdicts(manifest, students)
+    counts = job_counts(db)
+    assert counts == {s: (1, 2 if s == victim_student else 1) for s in students}, err
+    engine = jobstore.connect(db)
+    with engine.connect() as conn:
+        by = dict(conn.execute(sa.select(jobstore.RESULTS.c.student,
+                                         jobstore.RESULTS.c.worker)).all())
+    engine.dispose()
+    assert by[victim_student] != victim
+
+
+@needs_servers
+def test_grade_stopped_halfway_and_run_again_queues_nothing_twice(
+        servers, demo_class, tmp_path):
+    broker, postgres = servers
+    root, manifest = demo_class
+    broker, db = f"{broker}/3", services.create_database(postgres, "rerun")
+    students = sorted(manifest["students"])[3:7]
+    ws = new_workspace(tmp_path, "ws", manifest)
+    with workers(broker, db, tmp_path, n=1):
+        grade = subprocess.Popen(
+            [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "-w", str(ws),
+             "--broker", broker, "--db", db, *only(students)], cwd=REPO,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 600
+        while not results_of(ws) and time.monotonic() < deadline:
+            assert grade.poll() is None, "grade ended before it could be stopped"
+            time.sleep(0.2)
+        grade.send_signal(signal.SIGINT)
+        _, err = grade.communicate(timeout=60)
+        assert grade.returncode == 130, err
+        collected = set(results_of(ws))
+        assert 1 <= len(collected) < len(students)
+        rerun = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", broker, "--db", db,
+                           *only(students), timeout=900)
+    left = len(students) - len(collected)
+    assert f"{left} to grade ({len(collected)} unchanged)" in rerun.stderr
+    assert f"queued 0 on {broker} ({left} queued, running or graded already)" \
+        in rerun.stderr
+    assert as_expected(results_of(ws)) == expected_verdicts(manifest, students)
+    assert job_counts(db) == {s: (1, 1) for s in students}
+
+
+@needs_servers
+def test_a_submission_that_stops_its_worker_twice_is_failed_not_retried(
+        servers, demo_class, tmp_path):
+    """A test-only hook makes the worker's child SIGKILL itself on one student: the
+    parent puts the message back, the third start stores the failure."""
+    broker, postgres = servers
+    root, manifest = demo_class
+    broker, db = f"{broker}/4", services.create_database(postgres, "crash")
+    student = sorted(manifest["students"])[0]
+    ws = new_workspace(tmp_path, "ws", manifest)
+    with workers(broker, db, tmp_path, n=1, env={taskqueue.CRASH_ENV: student}):
+        graded = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", broker, "--db", db,
+                            "--student", student, timeout=600)
+    result = results_of(ws)[student]
+    assert (result["status"], result["reason"]) == ("failed", taskqueue.WORKER_LOST)
+    assert taskqueue.WORKER_LOST in graded.stdout
+    assert job_counts(db) == {student: (1, 3)}
+    again = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", broker, "--db", db,
+                       "--student", student)
+    assert "1 submissions, 0 to grade" in again.stderr
