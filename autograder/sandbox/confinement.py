@@ -218,6 +218,24 @@ def kernel_command(limits: Limits, sandboxed: bool, uid: int | None, runtime: st
     return argv + ["--", *inner]
 
 
+def zygote_command(spool: str, program: str, args: str) -> list[str]:
+    """The zygote's launch command (zygote.py): the kernel's sandbox, with the worker's
+    slot folder at ``/spool`` in place of one submission, and the capabilities the
+    zygote needs to give each kernel its own mounts and uid (each kernel loses them)."""
+    return [shutil.which("bwrap"), "--perms", "1777", "--tmpfs", "/tmp",
+            *_bwrap_fs_args(_python_roots()), "--proc", "/proc", "--dev", "/dev",
+            "--bind", spool, "/spool", "--perms", "0755", "--dir", SANDBOX_WORKDIR,
+            "--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", "/run/kernel",
+            "--chdir", "/", *_bwrap_ns_args(), "--hostname", "sandbox",
+            "--unsetenv", "JPY_PARENT_PID", "--cap-add", "CAP_SYS_ADMIN",
+            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+            "--", sys.executable, "-c", program, args]
+
+
+def rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
+    return _rlimits(limits, sandboxed_uid)
+
+
 def kernel_env(sandboxed: bool, workdir: Path, runtime: str,
                extra: dict[str, str] | None) -> dict[str, str]:
     env = _kernel_env(SANDBOX_WORKDIR if sandboxed else str(workdir), extra)

@@ -1,0 +1,323 @@
+"""Warm kernels: one sandboxed zygote per grading worker, one forked kernel per submission.
+
+A fresh kernel pays ``import tensorflow`` (4 to 30 s on a busy machine) for every
+notebook. The zygote (``zygote_program.py``, inside the same bubblewrap sandbox as a
+fresh kernel) imports what the assignments' set-up cells import once, and forks a
+child per submission that becomes the submission's ipykernel. Each child gets its own
+mount, PID, IPC, network and UTS namespaces, its own empty work folder, ``/tmp`` and
+``/dev/shm``, its own unprivileged uid and the same rlimits as a fresh kernel; the
+grader kills its whole PID namespace, and waits until it is gone, before the next
+fork. The grader holds a ``WarmKernel``, a ``Kernel`` with the same interface.
+
+Needs Linux, bubblewrap and root (the zygote needs CAP_SYS_ADMIN in the sandbox to
+mount each child's folders, and CAP_SETUID to give it its uid): ``why_not_warm`` says
+what is missing, and the grader then starts a fresh kernel instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import autograder.sandbox.confinement as confinement
+from autograder.sandbox.kernel import IOPub, Kernel, NotebookClock
+from autograder.sandbox.limits import MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, Limits
+from autograder.sandbox.processes import (KernelProcesses, chown_tree, descendants,
+                                          die_with_grader)
+
+PROGRAM = Path(__file__).with_name("zygote_program.py")
+#: imported by the zygote whatever the assignments: the kernel itself
+KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
+#: packages known to be safe to import before fork: they start no thread that holds a
+#: lock and run no TensorFlow op at import (measured: 3 threads after all of them).
+#: A set-up import of another package is left to the kernel (slower, same result).
+FORK_SAFE = frozenset({"numpy", "scipy", "sklearn", "matplotlib", "tensorflow", "keras",
+                       "pandas", "course", "IPython", "ipykernel"})
+#: packages that must not be imported before fork (they start threads, pools or
+#: devices at import): an assignment whose set-up imports one grades with fresh kernels
+FORK_UNSAFE = frozenset({"torch", "jax", "multiprocessing", "concurrent", "ray",
+                         "dask", "tensorflow_datasets"})
+#: how long the zygote may take to import everything (``import tensorflow`` passes 30 s
+#: on a busy machine)
+READY_TIMEOUT = 300.0
+
+
+class WarmUnavailable(RuntimeError):
+    """No warm kernel for this submission (the grader falls back to a fresh one)."""
+
+
+def why_not_warm(sandboxed: bool) -> str | None:
+    """Why warm kernels cannot run here, or None when they can."""
+    if not hasattr(os, "fork"):
+        return "this platform has no fork()"
+    if not sys.platform.startswith("linux"):
+        return f"{sys.platform} has no namespaces for a zygote's children"
+    if not sandboxed:
+        return "the sandbox is off (a zygote's children need bubblewrap)"
+    if os.geteuid() != 0:
+        return "not root (the zygote needs CAP_SYS_ADMIN to give each kernel its mounts)"
+    return None
+
+
+def preload_list(imports: list[str]) -> tuple[list[str], list[str]]:
+    """(modules the zygote imports, fork-unsafe ones) from the set-up cells' imports."""
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    unsafe = sorted({m for m in imports if m.split(".")[0] in FORK_UNSAFE})
+    chosen = [m for m in imports if m.split(".")[0] in FORK_SAFE
+              or (m.split(".")[0] in stdlib and m.split(".")[0] not in FORK_UNSAFE)]
+    return list(dict.fromkeys([*chosen, *KERNEL_MODULES])), unsafe
+
+
+class Zygote:
+    """The sandboxed zygote process of one grading worker, and its slot folder."""
+
+    def __init__(self, modules: list[str], env: dict[str, str] | None = None):
+        self.base = Path(tempfile.mkdtemp(prefix="agz-"))
+        self.spool = self.base / "spool"
+        self.spool.mkdir()
+        os.chmod(self.base, 0o755)
+        os.chmod(self.spool, 0o755)
+        self.log_path = self.base / "zygote.log"
+        self.modules = list(modules)
+        self.info: dict | None = None
+        self.own: set[int] = set()
+        self._buffer = b""
+        self._log = open(self.log_path, "wb")
+        env = confinement.kernel_env(True, Path(confinement.SANDBOX_WORKDIR), "/tmp", env)
+        argv = confinement.zygote_command(str(self.spool), PROGRAM.read_text(),
+                                          json.dumps({"modules": self.modules}))
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log, env=env, **die_with_grader())
+
+    # ------------------------------------------------------------------ protocol
+    def _read_line(self, timeout: float) -> dict:
+        end = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise WarmUnavailable(f"the zygote did not answer in {timeout:g} s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise WarmUnavailable(f"the zygote died ({self.log_tail()})")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict:
+        """Wait until the zygote has imported its modules; its report."""
+        if self.info is None:
+            self.info = self._read_line(timeout)
+            # bwrap and the zygote: any other process below it is a kernel's
+            self.own = {self.proc.pid} | descendants(self.proc.pid)
+        return self.info
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, n: int = 600) -> str:
+        self._log.flush()
+        text = self.log_path.read_bytes()[-n:].decode("utf-8", "replace").strip()
+        return text.replace("\n", " | ") or "no log"
+
+    def fork(self, request: dict, timeout: float = 30.0) -> int:
+        """Ask for one launcher; its pid on the host."""
+        if not self.alive():
+            raise WarmUnavailable(f"the zygote is not running ({self.log_tail()})")
+        self.wait_ready()
+        self.reap_strays()
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError as exc:
+            raise WarmUnavailable(f"the zygote does not listen: {exc}") from None
+        answer = self._read_line(timeout)
+        if "pid" not in answer:
+            raise WarmUnavailable(f"fork failed in the zygote: {answer.get('error')}")
+        return self._host_pid(answer["pid"])
+
+    def _host_pid(self, inner: int) -> int:
+        """The host pid of the zygote's child whose pid in the sandbox is ``inner``."""
+        for pid in descendants(self.proc.pid):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("NSpid:") and int(line.split()[-1]) == inner:
+                        return pid
+        raise WarmUnavailable(f"the forked launcher {inner} is gone already")
+
+    def reap_strays(self, patience: float = 10.0) -> None:
+        """Kill whatever an earlier submission left below the zygote, and wait till it
+        is gone: no process of one submission meets the next."""
+        end = time.monotonic() + patience
+        while True:
+            strays = descendants(self.proc.pid) - self.own
+            if not strays:
+                return
+            for pid in strays:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > end:
+                raise WarmUnavailable(f"processes of an earlier kernel outlive it: "
+                                      f"{sorted(strays)}")
+            time.sleep(0.02)
+
+    # ------------------------------------------------------------------ slots
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[Path]:
+        """A new empty work folder for one submission (``<slot>/work``), visible to the
+        zygote; removed, with the slot's run folder, afterwards."""
+        slot = Path(tempfile.mkdtemp(prefix="s", dir=self.spool))
+        os.chmod(slot, 0o755)
+        try:
+            (slot / "work").mkdir()
+            (slot / "run").mkdir()
+            # the kernel's stderr: root's (the zygote has no CAP_DAC_OVERRIDE)
+            (slot / "run" / "kernel.log").touch(mode=0o644)
+            yield slot / "work"
+        finally:
+            shutil.rmtree(slot, ignore_errors=True)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self._log.close()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+
+# ---------------------------------------------------------------------- the kernel
+class WarmKernel(Kernel):
+    """A kernel forked from the zygote, with the interface of a fresh one (kernel.py):
+    ``launcher_pid`` is its launcher on the host, whose descendants are the kernel's
+    namespace init, the kernel and whatever it starts."""
+
+    def __init__(self, client, limits: Limits, uid: int, launcher: int,
+                 connection_file: str):
+        self.manager = None
+        self.client, self.limits, self.sandboxed, self.uid = client, limits, True, uid
+        self._launcher, self._connection_file = launcher, connection_file
+        self._started = _start_time(launcher)
+        self.iopub = IOPub(client)
+        self.processes = KernelProcesses(self.launcher_pid, uid)
+        self.clock = NotebookClock(limits.notebook_timeout)
+
+    @property
+    def connection_file(self) -> str:
+        return self._connection_file
+
+    def launcher_pid(self) -> int | None:
+        return self._launcher if self.alive() else None
+
+    def alive(self) -> bool:
+        # the launcher exits when the kernel does, and the zygote reaps it at once
+        return self._started is not None and _start_time(self._launcher) == self._started
+
+    def kill(self) -> None:
+        """SIGKILL the namespace's init (the kernel then kills all its processes) and
+        the launcher."""
+        if not self.alive():
+            return
+        for pid in [*descendants(self._launcher), self._launcher]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def interrupt(self) -> None:
+        """As a fresh kernel's ``interrupt_mode="message"``: ipykernel signals its group."""
+        with contextlib.suppress(Exception):
+            msg = self.client.session.msg("interrupt_request", content={})
+            self.client.control_channel.send(msg)
+
+
+def _start_time(pid: int) -> int | None:
+    """The process's start time (against pid reuse), None when it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return None if fields[0] == b"Z" else int(fields[19])
+
+
+def _connection_files(run: Path, uid: int) -> str:
+    """The grader's connection file and the kernel's copy (same sockets, seen at
+    ``/run/kernel`` in the sandbox); returns the grader's."""
+    from jupyter_client.connect import write_connection_file
+
+    host, info = write_connection_file(str(run / "k.json"), transport="ipc",
+                                       ip=str(run / "ipc"))
+    inside = dict(info, ip="/run/kernel/ipc", key=info["key"].decode()
+                  if isinstance(info["key"], bytes) else info["key"])
+    (run / "kernel.json").write_text(json.dumps(inside))
+    for path in (run, run / "k.json", run / "kernel.json"):
+        os.chown(path, uid, uid)
+    os.chmod(run / "kernel.json", 0o600)
+    return host
+
+
+@contextlib.contextmanager
+def start_warm_kernel(zygote: Zygote, workdir: Path | str, limits: Limits | None = None,
+                      env: dict[str, str] | None = None) -> Iterator[WarmKernel]:
+    """Fork a kernel for the submission in ``workdir`` (a ``zygote.slot()``); yield it
+    when it is ready. Raises ``WarmUnavailable`` (before yielding) when the zygote
+    cannot give one. On exit the kernel's namespace is killed and waited for."""
+    import zmq
+    from jupyter_client import BlockingKernelClient
+
+    limits = limits or Limits()
+    workdir = Path(workdir).resolve()
+    if workdir.name != "work" or workdir.parent.parent != zygote.spool.resolve():
+        raise ValueError(f"{workdir} is not a slot of this zygote (Zygote.slot())")
+    uid = confinement.pick_uid()
+    chown_tree(workdir, uid)
+    host_file = _connection_files(workdir.parent / "run", uid)
+    request = {"slot": workdir.parent.name, "uid": uid, "tmp_bytes": int(limits.tmp_bytes),
+               # bwrap --chdir sets PWD for a fresh kernel
+               "env": dict(confinement.kernel_env(True, workdir, "/tmp", env),
+                           PWD=confinement.SANDBOX_WORKDIR),
+               "rlimits": confinement.rlimits(limits, True)}
+    context = zmq.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, max(MAX_MESSAGE_BYTES, 4 * int(limits.max_output_bytes)))
+    context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
+    client = kernel = None
+    try:
+        launcher = zygote.fork(request)
+        client = BlockingKernelClient(context=context, connection_file=host_file)
+        client.load_connection_file()
+        client.start_channels()
+        kernel = WarmKernel(client, limits, uid, launcher, host_file)
+        _wait_ready(kernel, workdir.parent / "run" / "kernel.log")
+        yield kernel
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.stop_channels()
+        if kernel is not None:
+            kernel.kill()
+        context.destroy(linger=0)
+        with contextlib.suppress(OSError):
+            chown_tree(workdir, os.geteuid())
+        zygote.reap_strays()
+
+
+def _wait_ready(kernel: WarmKernel, log: Path) -> None:
+    try:
+        kernel.client.wait_for_ready(timeout=kernel.limits.startup_timeout)
+    except RuntimeError as exc:
+        tail = log.read_bytes()[-1500:].decode("utf-8", "replace") if log.exists() else ""
+        raise WarmUnavailable(f"the forked kernel did not start: {exc} {tail}") from None
+    kernel.ready()
