@@ -67,6 +67,31 @@ def test_what_a_rerun_queues(state, result, force, requeue, send):
     assert needs_sending(state, result, force, requeue) is send
 
 
+def test_a_worker_with_another_version_of_the_assignment_refuses_to_grade(tmp_path):
+    """The message carries the instructor's fingerprint; a worker whose checkout gives
+    another one stores a not-final failure that says what to do (the next run re-queues)."""
+    from types import SimpleNamespace
+
+    import dataclasses
+
+    from autograder import sandbox
+
+    app = SimpleNamespace(conf=SimpleNamespace(autograder_visibility=10**6,
+                                               broker_url="redis://"))
+    spec = {"assignments": {ASSIGNMENT: {"source": None, "checks": None,
+                                         "references": None}},
+            "limits": dataclasses.asdict(sandbox.Limits()), "sandbox": False}
+    notebook = tmp_path / f"{ASSIGNMENT}.ipynb"
+    notebook.write_text("{}")
+    message = taskqueue.message("s1", ASSIGNMENT, notebook, "a" * 64, "f" * 64, spec)
+    result, graded = taskqueue._grade(app, message, "w1@host")
+    assert graded is None and result["final"] is False
+    assert result["reason"].startswith(f"the grading worker w1@host has another version "
+                                       f"of {ASSIGNMENT} (fingerprint ")
+    assert "the instructor's ffffffffffff): check out the instructor's commit" \
+        in result["reason"]
+
+
 def test_plain_postgresql_urls_use_the_installed_driver():
     url = jobstore.database_url("postgresql://u@h:5/db")
     assert sa.make_url(url).get_dialect().driver in ("psycopg2", "psycopg")
