@@ -17,10 +17,15 @@ page's timeout and allow_errors; the result is cached under the hash myst-nb com
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import multiprocessing
+import os
 import re
+import tempfile
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -50,6 +55,7 @@ class Plan:
     cache_path: Path
     pending: list[Page]
     cached: int
+    history: Path  # seconds each page took when last executed, to start long ones first
 
 
 def plan(book_dir: Path, output_dir: Path) -> Plan:
@@ -64,7 +70,38 @@ def plan(book_dir: Path, output_dir: Path) -> Plan:
 
     cache = get_cache(str(cache_path))
     pending = [page for page in pages if not _is_cached(cache, page.notebook)]
-    return Plan(cache_path, pending, len(pages) - len(pending))
+    history = output_dir / "_build" / HISTORY_NAME
+    return Plan(cache_path, longest_first(pending, _read_history(history)),
+                len(pages) - len(pending), history)
+
+
+HISTORY_NAME = ".page-execution-seconds.json"
+
+
+def longest_first(pages: list[Page], seconds: dict[str, float]) -> list[Page]:
+    """Start the longest pages first, so that no core waits alone at the end for a
+    long page started last: by their last time, pages never timed first, longest
+    code first (a rough guess)."""
+    def key(page):
+        last = seconds.get(str(page.path))
+        code = sum(len(cell.source) for cell in page.notebook.cells
+                   if cell.cell_type == "code")
+        return (last is not None, -(last or 0.0), -code)
+    return sorted(pages, key=key)
+
+
+def _read_history(path: Path) -> dict[str, float]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_history(path: Path, outcomes: list[Outcome]) -> None:
+    seconds = _read_history(path)
+    seconds.update({str(o.page.path): round(o.seconds, 1) for o in outcomes})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(seconds, indent=1, sort_keys=True))
 
 
 def _sphinx_app(book_dir: Path, output_dir: Path):
@@ -144,25 +181,51 @@ def _is_cached(cache, notebook) -> bool:
 
 
 def _execute(page: Page) -> Outcome:
-    """In a worker process: what NotebookClientCache.start_client does (local CWD)."""
+    """In a worker process: what NotebookClientCache.start_client does (local CWD).
+
+    The kernel's stderr (TensorFlow's start-up chatter, which the pages remove) goes
+    to a file instead of interleaving with the progress lines; a failure shows it.
+    """
     from jupyter_cache.executors.utils import single_nb_execution
 
-    result = single_nb_execution(page.notebook, cwd=str(page.path.parent.resolve()),
-                                 allow_errors=page.allow_errors, timeout=page.timeout,
-                                 meta_override=True)
-    return Outcome(result.nb, result.time,
-                   result.exc_string if result.err is not None else None)
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as stderr, _redirect_fd(2, stderr.fileno()):
+        try:
+            result = single_nb_execution(
+                page.notebook, cwd=str(page.path.parent.resolve()),
+                allow_errors=page.allow_errors, timeout=page.timeout,
+                meta_override=True)
+        except Exception:  # the kernel died, or would not start: this page fails
+            error = traceback.format_exc()
+        else:
+            if result.err is None:
+                return Outcome(result.nb, result.time, None)
+            error = result.exc_string
+        stderr.seek(0)
+        kernel_stderr = stderr.read()[-20000:]
+    return Outcome(page.notebook, time.perf_counter() - start,
+                   f"{error}\n----- kernel stderr -----\n{kernel_stderr}")
+
+
+@contextlib.contextmanager
+def _redirect_fd(fd: int, target: int):
+    saved = os.dup(fd)
+    os.dup2(target, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def execute(work: Plan, jobs: int, root: Path, log=print) -> list[Outcome]:
     """Execute the pending pages, ``jobs`` at a time; cache each success as it
     finishes. Logs one line per page; returns the failures."""
     from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-    from jupyter_cache.cache.db import NbProjectRecord
 
     cache = get_cache(str(work.cache_path))
     failures: list[Outcome] = []
+    finished: list[Outcome] = []
     total, start = len(work.pending), time.perf_counter()
     # spawn: a clean worker (no Sphinx state, no inherited sqlite handle)
     context = multiprocessing.get_context("spawn")
@@ -171,23 +234,35 @@ def execute(work: Plan, jobs: int, root: Path, log=print) -> list[Outcome]:
         for done, future in enumerate(as_completed(futures), 1):
             outcome = future.result()
             outcome.page = futures[future]
-            name = _relative(outcome.page.path, root)
-            record = cache.add_nb_to_project(str(outcome.page.path),
-                                             read_data=outcome.page.read_fmt)
-            NbProjectRecord.remove_tracebacks([record.pk], cache.db)
-            if outcome.traceback is None:
-                cache.cache_notebook_bundle(
-                    CacheBundleIn(outcome.notebook, record.uri,
-                                  data={"execution_seconds": outcome.seconds}),
-                    check_validity=False, overwrite=True)
-            else:
-                NbProjectRecord.set_traceback(record.uri, outcome.traceback, cache.db)
+            finished.append(outcome)
+            _store(cache, outcome)
+            if outcome.traceback is not None:
                 failures.append(outcome)
             status = "ok" if outcome.traceback is None else "FAILED"
+            name = _relative(outcome.page.path, root)
             log(f"[{done}/{total}] {status:6} {outcome.seconds:6.1f} s  {name}")
+    _write_history(work.history, finished)
     log(f"executed {total} page(s) in {time.perf_counter() - start:.1f} s with "
         f"{jobs} job(s): {total - len(failures)} ok, {len(failures)} failed")
     return failures
+
+
+def _store(cache, outcome: Outcome) -> None:
+    """Record the page as myst-nb does: a project record (its traceback on failure)
+    and, on success, the executed notebook under the hash of its code."""
+    from jupyter_cache.base import CacheBundleIn
+    from jupyter_cache.cache.db import NbProjectRecord
+
+    record = cache.add_nb_to_project(str(outcome.page.path),
+                                     read_data=outcome.page.read_fmt)
+    NbProjectRecord.remove_tracebacks([record.pk], cache.db)
+    if outcome.traceback is not None:
+        NbProjectRecord.set_traceback(record.uri, outcome.traceback, cache.db)
+        return
+    cache.cache_notebook_bundle(
+        CacheBundleIn(outcome.notebook, record.uri,
+                      data={"execution_seconds": outcome.seconds}),
+        check_validity=False, overwrite=True)
 
 
 def _relative(path: Path, root: Path) -> str:
