@@ -1,8 +1,10 @@
 """nbgrader's gradebook, written by one process only.
 
-Workers never open the database: they hand their results to the main process, which
-records them here one submission per transaction. So SQLite is never written by two
-processes at once, and any SQLAlchemy URL nbgrader accepts works (``--db``).
+Workers never write nbgrader's tables: the local pool's hand their results to the main
+process, the task queue's store theirs in tables of their own in the same database
+(``jobstore.py``), and the instructor's ``grade`` records each one here, one submission
+per transaction. So nbgrader's tables have one writer, and any SQLAlchemy URL nbgrader
+accepts works (``--db``; a plain ``postgresql://`` uses the installed psycopg2).
 
 Results are recorded the way ``nbgrader autograde`` records them (``SaveAutoGrades``:
 ``auto_score`` per grade cell, ``needs_manual_grade`` as nbgrader sets it), so that
