@@ -140,12 +140,16 @@ def kernel_mode(fresh_requested: bool) -> str:
 def machine(sandbox: bool, mode: str, counter: str) -> dict:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                             capture_output=True, text=True).stdout.strip()
+    # uncommitted changes to the grader make the commit an approximate label
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "autograder"], cwd=REPO,
+                           capture_output=True, text=True).stdout.split("\n")
     return {"cores": os.cpu_count(), "cpu_model": cpu_model(),
             "python": platform.python_version(),
             "tensorflow": importlib.metadata.version("tensorflow"),
             "keras": importlib.metadata.version("keras"),
             "sandbox": sandbox, "kernel_mode": mode, "cpu_counted_by": counter,
-            "commit": commit}
+            "commit": commit,
+            "grader_files_uncommitted": sorted(line[3:] for line in dirty if line)}
 
 
 # ------------------------------------------------------------------------ measuring
@@ -225,7 +229,8 @@ def main(argv=None) -> int:
     mode = kernel_mode(args.fresh_kernels)
     work = Path(args.keep or tempfile.mkdtemp(prefix="grading-cost-"))
     try:
-        manifest = demo.make_class(work / "incoming", args.assignments)
+        manifest = demo.make_class(work / "incoming",
+                                   args.assignments or demo.available_assignments())
         for a in manifest["assignments"]:
             subprocess.run([PY, "-m", "autograder", "collect", manifest["sources"][a],
                             "-a", a, "-w", str(work / "ws")], cwd=REPO, env=ENV,
