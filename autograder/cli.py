@@ -68,10 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-timeout", type=float,
                    help="seconds per notebook (default 300)")
     p.add_argument("--memory-gb", type=float, help="memory per kernel (default 4)")
-    box = p.add_mutually_exclusive_group()
-    box.add_argument("--sandbox", dest="sandbox", action="store_true", default=None,
-                     help="require the sandbox (default: use it when available)")
-    box.add_argument("--no-sandbox", dest="sandbox", action="store_false")
+    kernel_options(p)
     p.add_argument("--source", help="folder of instructor notebooks (default solutions/)")
     p.add_argument("--checks", help="checks module (default autograder.checks.<name>)")
     p.add_argument("--references", help="references JSON (default "
@@ -96,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", nargs="*", help="default: every graded assignment")
     common(p)
     return parser
+
+
+def kernel_options(p: argparse.ArgumentParser) -> None:
+    """``grade``'s choice of kernel: sandboxed or not, warm or fresh."""
+    box = p.add_mutually_exclusive_group()
+    box.add_argument("--sandbox", dest="sandbox", action="store_true", default=None,
+                     help="require the sandbox (default: use it when available)")
+    box.add_argument("--no-sandbox", dest="sandbox", action="store_false")
+    p.add_argument("--fresh-kernels", action="store_true",
+                   help="start each kernel afresh instead of forking it from the "
+                        "worker's warm zygote (slower; same verdicts)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +135,7 @@ def run_grade(args) -> int:
     grade(args.workspace, args.assignment, workers=args.workers, force=args.force,
           db=args.db, limits=_limits(args), sandbox=args.sandbox, source=args.source,
           checks=args.checks, references=args.references, students=args.student,
-          broker=args.broker, requeue=args.requeue)
+          broker=args.broker, requeue=args.requeue, fresh_kernels=args.fresh_kernels)
     return 0
 
 

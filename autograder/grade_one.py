@@ -13,8 +13,11 @@ whole class must go on past any one notebook).
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import hashlib
 import importlib
+import sys
 import json
 import shutil
 import tempfile
@@ -29,9 +32,11 @@ from autograder import intake
 from autograder.assemble import assemble
 from autograder.cells import graded_parts
 from autograder.fingerprint import checks_files
-from autograder.grade_cells import NotebookRun, SetupTimeout, mark_for_review, run_cells
+from autograder.grade_cells import (NotebookRun, SetupTimeout, is_setup_cell,
+                                    mark_for_review, run_cells)
 from autograder.grade_cells import probe_and_judge as _probe_and_judge  # noqa: F401 (tests)
 from autograder import sandbox as kernels
+from autograder.sandbox import zygote
 
 #: Bump when a change here can change a grade: every submission is then graded again.
 GRADER_VERSION = "2"
@@ -111,7 +116,9 @@ class Grader:
     workers both grade through it, so both give the same verdicts.
 
     ``spec`` is plain JSON data: ``{"assignments": {name: {"source", "checks",
-    "references"}}, "limits": {...}, "sandbox": bool | None}``.
+    "references"}}, "limits": {...}, "sandbox": bool | None, "fresh_kernels": bool}``.
+    Kernels are warm (forked from the worker's zygote, sandbox/zygote.py) unless
+    ``fresh_kernels`` is true or the machine cannot (``cold`` says why, per assignment).
     """
 
     def __init__(self, spec: dict):
@@ -119,16 +126,62 @@ class Grader:
         self.assignments = {name: load_assignment(name, **where)
                             for name, where in spec["assignments"].items()}
         self.limits = kernels.Limits(**spec.get("limits", {}))
+        self.warm: zygote.WarmKernels | None = None
+        self.cold: dict[str, str] = {}  # assignment -> why it gets fresh kernels
+        self._start_zygote()
+
+    def _start_zygote(self) -> None:
+        sandbox = self.spec.get("sandbox")
+        sandboxed = kernels.sandbox_available() if sandbox is None else bool(sandbox)
+        why = ("fresh kernels were asked for (--fresh-kernels)"
+               if self.spec.get("fresh_kernels") else zygote.why_not_warm(sandboxed))
+        imports = {name: setup_imports(a.template) for name, a in self.assignments.items()}
+        for name, modules in imports.items():
+            unsafe = zygote.preload_list(modules)[1]
+            if why or unsafe:
+                self.cold[name] = why or (f"its set-up imports {', '.join(unsafe)}, which "
+                                          "must not be imported before fork")
+        warm = [m for name, modules in imports.items() if name not in self.cold
+                for m in modules]
+        if warm:
+            self.warm = zygote.WarmKernels(zygote.preload_list(warm)[0])
 
     def grade(self, path: str, assignment: str, graded: str | None = None) -> dict:
         """Grade the notebook at ``path`` as ``assignment``; never raises."""
         loaded = self.assignments[assignment]
-        return grade_submission(path, loaded.name, loaded.template, loaded.checks,
-                                loaded.references, self.limits, self.spec.get("sandbox"),
-                                support_dir=loaded.support_dir, graded_notebook=graded)
+        warm = None if assignment in self.cold else self.warm
+        result = grade_submission(path, loaded.name, loaded.template, loaded.checks,
+                                  loaded.references, self.limits, self.spec.get("sandbox"),
+                                  support_dir=loaded.support_dir, graded_notebook=graded,
+                                  warm=warm)
+        if assignment in self.cold:
+            result["kernel"], result["kernel_note"] = "fresh", self.cold[assignment]
+        return result
 
     def close(self) -> None:
-        """Release what the worker holds (nothing yet beyond the loaded assignments)."""
+        """Stop the worker's zygote, if any."""
+        if self.warm is not None:
+            self.warm.close()
+            self.warm = None
+
+
+def setup_imports(notebook) -> list[str]:
+    """The modules the instructor's set-up cells import, in order (what a zygote
+    preloads)."""
+    modules: list[str] = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or not is_setup_cell(cell):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.append(node.module)
+    return list(dict.fromkeys(modules))
 
 
 def _result(parts, status="graded", reason=None, notes=None):
@@ -179,7 +232,7 @@ SETUP_ATTEMPTS = 2
 
 def grade_submission(submission_path, assignment, instructor_nb, checks, references,
                      limits=None, sandbox=None, *, support_dir=None,
-                     graded_notebook=None) -> dict:
+                     graded_notebook=None, warm=None) -> dict:
     """Grade one notebook; returns the JSON-serialisable result, never raises.
 
     ``instructor_nb`` is the instructor's notebook (a path or a NotebookNode);
@@ -191,6 +244,9 @@ def grade_submission(submission_path, assignment, instructor_nb, checks, referen
     visible part plus the hidden checks' verdict. Removed when nothing could run.
     A set-up cell that times out (the machine, not the student) is graded again in a
     new kernel; twice, and the result's status is "review", for the instructor.
+    ``warm`` (a ``zygote.WarmKernels``): fork the kernel from the worker's zygote, or
+    start a fresh one when it cannot (the result's "kernel" and "kernel_note" say so,
+    for the instructor; the worker's log too).
     """
     started = time.monotonic()
     limits = limits or kernels.Limits()
@@ -205,7 +261,7 @@ def grade_submission(submission_path, assignment, instructor_nb, checks, referen
             try:
                 result, ran = _grade(Path(submission_path), assignment, instructor_nb,
                                      checks, references, limits, sandbox, support_dir,
-                                     parts, notes)
+                                     parts, notes, warm)
                 break
             except SetupTimeout as timeout:
                 cause = f"{timeout}, {SETUP_ATTEMPTS} times (a busy machine?)"
@@ -243,7 +299,7 @@ def _write_graded(path: Path, nb) -> None:
 
 
 def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
-           support_dir, parts, notes):
+           support_dir, parts, notes, warm=None):
     """(result, the notebook as it ran or None)."""
     if not path.exists():
         return _result(parts, "failed", f"missing notebook: no {path.name}", notes), None
@@ -255,13 +311,10 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
     notes.extend(assemble_notes)
 
     failure: str | None = None  # first limit breach: the submission's failure reason
-    with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
-        workdir = Path(tmp) / "work"
-        workdir.mkdir()
+    with _work_folder(warm) as workdir:
         _copy_support_files(Path(support_dir) if support_dir else None, workdir)
         try:
-            kernel = kernels.start_kernel(workdir, limits, sandbox)
-            running = kernel.__enter__()
+            kernel, running, how = _open_kernel(workdir, limits, sandbox, warm, path)
         except Exception as err:  # noqa: BLE001
             return (_result(parts, "failed", f"the kernel did not start: {err}", notes),
                     None)
@@ -276,4 +329,35 @@ def _grade(path, assignment, instructor_nb, checks, references, limits, sandbox,
     reviews = "; ".join(f"'{g}' ({p['review']})" for g, p in parts.items() if p.get("review"))
     status = "failed" if failure else "review" if reviews else "graded"
     why = failure or (f"left for the instructor's review: {reviews}" if reviews else None)
-    return _result(parts, status, why, notes), runnable
+    return dict(_result(parts, status, why, notes), **how), runnable
+
+
+@contextlib.contextmanager
+def _work_folder(warm):
+    """The submission's private work folder: a slot of the worker's zygote, or a
+    temporary folder."""
+    if warm is not None:
+        with warm.slot() as workdir:
+            yield workdir
+        return
+    with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
+        workdir = Path(tmp) / "work"
+        workdir.mkdir()
+        yield workdir
+
+
+def _open_kernel(workdir, limits, sandbox, warm, path):
+    """(the kernel's context manager, the entered kernel, how it started: {"kernel":
+    "warm" | "fresh", "kernel_note": why fresh when warm was asked for})."""
+    if warm is not None:
+        context = warm.kernel(workdir, limits)
+        try:
+            return context, context.__enter__(), {"kernel": "warm"}
+        except Exception as err:  # noqa: BLE001 - any failure: a fresh kernel instead
+            note = f"fresh kernel: no warm kernel ({err})"[:600]
+            print(f"autograder: {path}: {note}", file=sys.stderr, flush=True)
+            how = {"kernel": "fresh", "kernel_note": note}
+    else:
+        how = {"kernel": "fresh"}
+    context = kernels.start_kernel(workdir, limits, sandbox)
+    return context, context.__enter__(), how

@@ -54,7 +54,7 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
           source: str | None = None, checks: str | None = None,
           references: str | None = None, students: list[str] | None = None,
           broker: str | None = None, requeue: bool = False,
-          out=None, err=None) -> dict[str, dict[str, dict]]:
+          fresh_kernels: bool = False, out=None, err=None) -> dict[str, dict[str, dict]]:
     """Grade every new or changed submission of one or more assignments in one pool of
     workers (with ``broker``: on the task queue's workers, results through ``db``);
     returns {assignment: {student: result}} for every submission (graded now or
@@ -73,7 +73,8 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
     plan = plan_run(workspace, loaded, students, force, err)
     spec = {"assignments": {name: {"source": source, "checks": checks,
                                    "references": references} for name in names},
-            "limits": dataclasses.asdict(limits), "sandbox": sandbox}
+            "limits": dataclasses.asdict(limits), "sandbox": sandbox,
+            "fresh_kernels": fresh_kernels}  # else warm kernels (sandbox/zygote.py)
     if broker:
         n_workers = 0  # the queue's workers, wherever they run
         pool = QueuePool(QueueConfig(

@@ -135,7 +135,11 @@ class Zygote:
         if not self.alive():
             raise WarmUnavailable(f"the zygote is not running ({self.log_tail()})")
         self.wait_ready()
-        self.reap_strays()
+        try:
+            self.reap_strays()
+        except WarmUnavailable:
+            self.proc.kill()  # not to be trusted again: WarmKernels starts another
+            raise
         try:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.flush()
@@ -321,3 +325,33 @@ def _wait_ready(kernel: WarmKernel, log: Path) -> None:
         tail = log.read_bytes()[-1500:].decode("utf-8", "replace") if log.exists() else ""
         raise WarmUnavailable(f"the forked kernel did not start: {exc} {tail}") from None
     kernel.ready()
+
+
+class WarmKernels:
+    """A grading worker's warm kernels: its zygote, started at once (it imports while
+    the worker waits for work), replaced when it died (at most ``MAX_RESTARTS``
+    times, between two submissions)."""
+
+    MAX_RESTARTS = 3
+
+    def __init__(self, modules: list[str], env: dict[str, str] | None = None):
+        self.modules, self.env = modules, env
+        self.zygote = Zygote(modules, env)
+        self.restarts = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[Path]:
+        """A work folder for one submission (a fresh kernel can use it too)."""
+        if not self.zygote.alive() and self.restarts < self.MAX_RESTARTS:
+            self.restarts += 1
+            self.zygote.close()
+            self.zygote = Zygote(self.modules, self.env)
+        with self.zygote.slot() as work:
+            yield work
+
+    def kernel(self, workdir: Path, limits: Limits | None = None):
+        """``start_warm_kernel`` on this worker's zygote (a context manager)."""
+        return start_warm_kernel(self.zygote, workdir, limits, self.env)
+
+    def close(self) -> None:
+        self.zygote.close()

@@ -95,9 +95,13 @@ def orphaned_sandboxes() -> list[int]:
     return orphans
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, tensorflow_import_seconds):
-    root = tmp_path_factory.mktemp("adversarial")
+@pytest.fixture(scope="module", params=["warm", "fresh"])
+def graded(request, tmp_path_factory, tensorflow_import_seconds):
+    """The whole class graded once per kernel mode: warm kernels (forked from each
+    worker's zygote, the default) and fresh ones (``--fresh-kernels``); every test of
+    this module runs against both, so each verdict holds in both."""
+    mode = request.param
+    root = tmp_path_factory.mktemp(f"adversarial-{mode}")
     workspace, outside = root / "workspace", root / "outside"
     listener = Listener()
     orphans_before = set(orphaned_sandboxes())  # other graders' (this machine is shared)
@@ -111,7 +115,8 @@ def graded(tmp_path_factory, tensorflow_import_seconds):
         load = os.getloadavg()[0]
         started = time.monotonic()
         results = grading.grade(workspace, ASSIGNMENT, workers=2, sandbox=True,
-                                limits=limits, out=io.StringIO(),
+                                limits=limits, fresh_kernels=mode == "fresh",
+                                out=io.StringIO(),
                                 err=io.StringIO())[ASSIGNMENT]
         seconds = time.monotonic() - started
         after = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
@@ -129,11 +134,12 @@ def graded(tmp_path_factory, tensorflow_import_seconds):
             "canaries": canaries, "before": before, "after": after,
             "connections": list(listener.connections), "seconds": seconds,
             "workspace": workspace, "import_seconds": measured, "limits": limits,
-            "load": (load, os.getloadavg()[0])}
+            "load": (load, os.getloadavg()[0]), "mode": mode}
 
 
 def test_the_class_covers_every_class_of_attack(graded):
-    print(f"graded {len(graded['cases'])} adversarial submissions in "
+    print(f"{graded['mode']} kernels: graded {len(graded['cases'])} adversarial "
+          f"submissions in "
           f"{graded['seconds']:.0f} s with 2 workers; import tensorflow "
           f"{graded['import_seconds']:.1f} s, so cell limit "
           f"{graded['limits'].cell_timeout:.0f} s; load average "
@@ -244,3 +250,11 @@ def test_no_sandbox_outlived_the_run(graded):
     while set(orphaned_sandboxes()) - graded["orphans_before"]:
         assert time.monotonic() < deadline, orphaned_sandboxes()
         time.sleep(0.5)
+
+
+def test_every_kernel_was_of_the_run_s_mode(graded):
+    """Warm means warm: no submission fell back to a fresh kernel unnoticed."""
+    kinds = {name: r.get("kernel") for name, r in graded["results"].items()
+             if r.get("kernel")}
+    assert kinds and set(kinds.values()) == {graded["mode"]}, kinds
+    assert not any(r.get("kernel_note") for r in graded["results"].values())
