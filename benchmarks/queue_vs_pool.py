@@ -1,6 +1,6 @@
 """The demo class through two task-queue workers against the local pool, same 2 cores.
 
-    python benchmarks/queue.py [--repeats R] [--assignments A B ...] [--no-write]
+    python benchmarks/queue_vs_pool.py [--repeats R] [--assignments A B ...] [--no-write]
 
 One run of this script, one after the other on the same machine, each from cold
 (the workers start when the timing starts, as the local pool's do):
@@ -21,43 +21,27 @@ to benchmarks/results/queue.json.
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# This file's name hides the standard library's ``queue`` (which the grader, Celery
-# and kombu import) when its folder is on sys.path: take the folder off first.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-REPO = HERE.parent
+REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+import grading_cost  # noqa: E402  (this folder: the CPU counter, the machine)
 import services  # noqa: E402  (tests/services.py: real redis-server and PostgreSQL)
 
 from autograder import demo  # noqa: E402
 
-
-def _grading_cost():
-    """benchmarks/grading_cost.py (its folder stays off sys.path, see above)."""
-    spec = importlib.util.spec_from_file_location("grading_cost", HERE / "grading_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-grading_cost = _grading_cost()
 PY = sys.executable
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
 
