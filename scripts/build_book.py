@@ -18,6 +18,7 @@ execution to myst-nb, one page after another.
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 import parallel_execute
 
 ROOT = Path(__file__).resolve().parents[1]
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 
 
 def execute_pages(book_dir: Path, output_dir: Path, jobs: int) -> int:
@@ -40,7 +42,7 @@ def execute_pages(book_dir: Path, output_dir: Path, jobs: int) -> int:
                                         log=lambda line: print(line, flush=True))
     for outcome in failures:
         print(f"\n===== failing notebook log: {outcome.page.path} =====", file=sys.stderr)
-        print(outcome.traceback, file=sys.stderr)
+        print(ANSI_COLOUR.sub("", outcome.traceback), file=sys.stderr)
     return len(failures)
 
 

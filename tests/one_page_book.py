@@ -39,6 +39,16 @@ def write(folder: Path, page: str) -> Path:
     return folder
 
 
-def build_command(folder: Path) -> list[str]:
+def add_pages(folder: Path, pages: dict[str, str]) -> Path:
+    """More pages (name: MyST body without the header) after the book's first page."""
+    chapters = "".join(f"- file: {name}\n" for name in pages)
+    (folder / "_toc.yml").write_text(f"format: jb-book\nroot: page\nchapters:\n{chapters}")
+    for name, body in pages.items():
+        (folder / f"{name}.md").write_text(MYST_HEADER + body)
+    return folder
+
+
+def build_command(folder: Path, *options: str) -> list[str]:
     """The course's strict build of ``folder`` (the site goes to folder/_build/html)."""
-    return [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(folder)]
+    return [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(folder),
+            *options]
