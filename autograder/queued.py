@@ -109,12 +109,10 @@ class QueuePool:
         return sent
 
     def _message(self, task: Task, key: jobstore.JobKey) -> dict:
-        spec = self.config.spec
-        where = {task.assignment: spec["assignments"][task.assignment]}
-        return taskqueue.message(
-            key.student, task.assignment, Path(task.path), key.submission_sha256,
-            key.grader_sha256, {"assignments": where, "limits": spec["limits"],
-                                "sandbox": spec["sandbox"]})
+        spec = dict(self.config.spec)  # limits, sandbox, kernels: as the local pool's
+        spec["assignments"] = {task.assignment: spec["assignments"][task.assignment]}
+        return taskqueue.message(key.student, task.assignment, Path(task.path),
+                                 key.submission_sha256, key.grader_sha256, spec)
 
     def _collect(self, engine, pending: dict, on_result, tick) -> None:
         """Hand each stored result of ours to ``on_result`` as it appears."""

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import os
 import signal
 import tempfile
@@ -78,6 +77,9 @@ def make_app(broker: str, db: str, visibility_timeout: float | None = None):
         task_acks_late=True, task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1, task_default_queue=QUEUE,
         broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+        # a child's start loads the assignments and its warm zygote (import tensorflow:
+        # up to 30 s on a busy machine); Celery's default would kill it after 4 s
+        worker_proc_alive_timeout=600,
         # Redis only (other transports ignore them): redeliver an unacknowledged
         # message after ``visibility``, and look for such messages often enough
         broker_transport_options={
@@ -90,28 +92,30 @@ def make_app(broker: str, db: str, visibility_timeout: float | None = None):
     from celery import signals
 
     signals.worker_process_init.connect(_child_init, weak=False)
+    signals.worker_process_shutdown.connect(_child_exit, weak=False)
     return app
 
 
 # ----------------------------------------------------------------------------- in a child
-_CHILD: dict = {"engine": None, "graders": {}}
+_CHILD: dict = {"engine": None, "grader": None}
 
 
 def _child_init(**_) -> None:
     """After the fork: a database engine of our own, and a Grader for a default run of
     the course's assignments ready before the first message."""
-    from celery import current_app
-
-    _CHILD["engine"] = None
-    _CHILD["graders"] = {}
-    _CHILD["db"] = current_app.conf.get("autograder_db")
-    try:
+    _CHILD["engine"] = _CHILD["grader"] = None
+    try:  # what `grade --broker` sends by default
         _grader_for({"assignments": {name: {"source": None, "checks": None,
                                             "references": None} for name in ASSIGNMENTS},
                      "limits": dataclasses.asdict(kernels.Limits()),
-                     "sandbox": kernels.sandbox_available()})
+                     "sandbox": kernels.sandbox_available(), "fresh_kernels": False})
     except Exception:  # noqa: BLE001 - a task will load what it needs and report
         pass
+
+
+def _child_exit(**_) -> None:
+    if _CHILD["grader"] is not None:
+        _CHILD["grader"].close()  # its zygote, if any
 
 
 def _engine(db: str):
@@ -122,16 +126,17 @@ def _engine(db: str):
 
 def _grader_for(spec: dict) -> grade_one.Grader:
     """A Grader that grades this message's assignment with its limits and sandbox."""
-    for grader in _CHILD["graders"].values():
-        same_run = (grader.spec.get("limits") == spec["limits"]
-                    and grader.spec.get("sandbox") == spec["sandbox"])
+    grader = _CHILD["grader"]
+    if grader is not None:
+        same_run = all(grader.spec.get(k) == v for k, v in spec.items()
+                       if k != "assignments")  # limits, sandbox, kernels
         if same_run and all(grader.spec["assignments"].get(name) == where
                             for name, where in spec["assignments"].items()):
             return grader
-    if len(_CHILD["graders"]) >= 4:  # a long-lived worker sees few distinct runs
-        _CHILD["graders"].pop(next(iter(_CHILD["graders"]))).close()
-    grader = _CHILD["graders"][json.dumps(spec, sort_keys=True)] = grade_one.Grader(spec)
-    return grader
+        grader.close()  # one Grader (and its warm zygote) per child at a time
+    _CHILD["grader"] = None
+    _CHILD["grader"] = grade_one.Grader(spec)
+    return _CHILD["grader"]
 
 
 def _not_final(reason: str) -> dict:
