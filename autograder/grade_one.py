@@ -155,7 +155,9 @@ class Grader:
                                   support_dir=loaded.support_dir, graded_notebook=graded,
                                   warm=warm)
         if assignment in self.cold:
-            result["kernel"], result["kernel_note"] = "fresh", self.cold[assignment]
+            result["kernel"] = "fresh"
+            if not self.spec.get("fresh_kernels"):  # a fallback, not the instructor's choice
+                result["kernel_note"] = self.cold[assignment]
         return result
 
     def close(self) -> None:

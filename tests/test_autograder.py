@@ -46,16 +46,19 @@ def demo_class(tmp_path_factory):
     return root, demo.make_class(root / "incoming", ASSIGNMENTS)
 
 
-@pytest.fixture(scope="module")
-def graded(demo_class):
-    """collect, grade (2 workers), feedback, export, report: the whole instructor run."""
+@pytest.fixture(scope="module", params=["warm", "fresh"])
+def graded(request, demo_class):
+    """collect, grade (2 workers), feedback, export, report: the whole instructor run,
+    once with warm kernels (the default) and once with ``--fresh-kernels``: every test
+    here holds for both."""
     root, manifest = demo_class
-    ws = root / "workspace"
+    ws = root / f"workspace-{request.param}"
     logs = {}
     for assignment in ASSIGNMENTS:
         logs[f"collect {assignment}"] = autograder(
             "collect", manifest["sources"][assignment], "-a", assignment, "-w", ws)
-    logs["grade"] = autograder("grade", *ASSIGNMENTS, "-w", ws, "-j", 2)
+    fresh = ["--fresh-kernels"] if request.param == "fresh" else []
+    logs["grade"] = autograder("grade", *ASSIGNMENTS, "-w", ws, "-j", 2, *fresh)
     logs["feedback"] = autograder("feedback", *ASSIGNMENTS, "-w", ws)
     logs["export"] = autograder("export", "-w", ws)
     logs["report"] = autograder("report", "-w", ws)
@@ -83,6 +86,13 @@ def test_collect_reports_what_it_could_not_match(graded):
     # the extra files travel with the submission; the LMS names land in students.csv
     assert (ws / "submitted" / "1010" / first / "numpy.py").exists()
     assert "lovelaceada" in (ws / "students.csv").read_text()
+
+
+def test_every_kernel_is_of_the_run_s_mode(graded):
+    ws, _, logs = graded
+    fresh = "--fresh-kernels" in logs["grade"].args
+    kinds = {r.get("kernel") for a in ASSIGNMENTS for r in results_of(ws, a).values()}
+    assert kinds - {None} == {"fresh" if fresh else "warm"}, kinds
 
 
 def test_every_student_gets_exactly_the_expected_score(graded):

@@ -68,7 +68,7 @@ print(json.dumps({"work": _ls("."), "tmp": _ls("/tmp"), "shm": _ls("/dev/shm"),
     "planted": "planted" in sys.modules, "uid": os.getuid()}))"""
 
 ATTACK = """import os, subprocess, numpy
-open("/tmp/left", "w").write("x"); open("/dev/shm/left", "w").write("x")
+open("/tmp/left", "w").write("x")
 open("planted.py", "w").write("X = 1"); open("numpy.py", "w").write("raise SystemExit")
 os.environ["AG_PLANTED"] = "1"; os.chdir("/tmp")
 numpy.allclose = lambda *a, **k: True
@@ -82,7 +82,7 @@ print("attacked")"""
 
 
 def test_nothing_of_one_kernel_reaches_the_next(zyg):
-    """Files in the work folder, /tmp and /dev/shm, processes (daemonized too), the
+    """Files in the work folder and /tmp, processes (daemonized too), the
     environment, the cwd and a monkeypatched module: the next kernel sees none."""
     clean = json.loads(text(run_in_warm(zyg, [PROBE])[0]))
     attacked = run_in_warm(zyg, [ATTACK, PROBE])
@@ -126,7 +126,9 @@ def test_a_warm_kernel_has_the_environment_and_limits_of_a_fresh_one(zyg, tmp_pa
     probe = ("import os, resource, json\nprint(json.dumps({'env': dict(os.environ), "
              "'limits': [resource.getrlimit(getattr(resource, n)) for n in "
              "('RLIMIT_AS', 'RLIMIT_FSIZE', 'RLIMIT_NPROC', 'RLIMIT_CORE')], "
-             "'umask': os.umask(0o077), 'hostname': os.uname().nodename}))")
+             "'umask': os.umask(0o077), 'hostname': os.uname().nodename, "
+             "'writable': [os.access(p, os.W_OK) for p in ('/tmp', '/dev/shm', '/', "
+             "'/submission')]}))")
     [warm] = run_in_warm(zyg, [probe])
     with start_kernel(tmp_path, QUICK, sandbox=True) as kernel:
         fresh = run_cell(kernel, probe)

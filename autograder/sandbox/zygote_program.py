@@ -10,7 +10,8 @@ stdin and answers one JSON line on the protocol channel. For each request
 1. leaves every namespace it can share: new mount, PID, IPC, network and UTS ones;
 2. mounts the submission's own folders (``/spool/<slot>/work`` at ``/submission``,
    ``/spool/<slot>/run`` at ``/run/kernel``), detaches ``/spool`` (no other slot is
-   visible), and mounts fresh tmpfs on ``/tmp`` and ``/dev/shm``;
+   visible), and mounts fresh tmpfs on ``/tmp`` and ``/dev/shm`` (read-only for the
+   kernel's uid, as bubblewrap's ``/dev/shm`` is for a fresh kernel);
 3. forks the namespace's init (PID 1: mounts its own ``/proc``, drops to uid 65534,
    reaps; when it dies the kernel kills every process of the namespace), which forks
    the kernel: rlimits, then the submission's own unprivileged uid (no capability
@@ -68,9 +69,9 @@ def private_folders(slot: str, tmp_bytes: int) -> None:
     _mount(f"/spool/{slot}/work", "/submission", None, MS_BIND | MS_REC)
     _mount(f"/spool/{slot}/run", "/run/kernel", None, MS_BIND | MS_REC)
     _check(LIBC.umount2(b"/spool", MNT_DETACH), "umount /spool")
-    size = f"size={int(tmp_bytes)},mode=1777"
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
-    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(tmp_bytes)},mode=1777")
+    # as in a fresh kernel's sandbox (bubblewrap's /dev): there, but not writable
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
 
 
 def become_kernel(request: dict) -> None:

@@ -27,9 +27,9 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.skipif(
     not sandbox.sandbox_available(), reason=f"no sandbox here: {sandbox.sandbox_status()}")]
 
 PROBE = """import json as _j, os as _o, sys as _s, numpy as _np
-def _ls(path):
+def _ls(path):  # a fresh kernel's /tmp shows its (per-kernel) runtime folder agk-*
     try:
-        return sorted(_o.listdir(path))
+        return sorted("agk-*" if n.startswith("agk-") else n for n in _o.listdir(path))
     except OSError as e:
         return type(e).__name__
 _m = _o.umask(0o077); _o.umask(_m)
@@ -52,7 +52,11 @@ for folder in [".", "/tmp", *sys.path, site.getusersitepackages()]:
         except OSError:
             pass""",
     "files_in_tmp_and_shm": """import os
-open("/tmp/left.txt", "w").write("x"); open("/dev/shm/left", "w").write("x")
+open("/tmp/left.txt", "w").write("x")
+try:
+    open("/dev/shm/left", "w").write("x")
+except OSError:  # not writable: bubblewrap's /dev/shm, and a warm kernel's
+    pass
 startup = os.path.expanduser("~/.ipython/profile_default/startup")
 os.makedirs(startup, exist_ok=True)
 open(os.path.join(startup, "00-evil.py"), "w").write("import numpy; numpy.allclose = None")""",
