@@ -1,6 +1,6 @@
 """Grade the synthetic class with plain serial ``nbgrader autograde`` and with the tool.
 
-    python benchmarks/autograde.py [--workers N] [--repeats R] [--keep DIR]
+    python benchmarks/autograde.py [--workers N] [--repeats R] [--keep DIR] [--kernels-only]
 
 The class is autograder/demo.py's (two real assignments, 13 students each: correct,
 each part wrong, untouched, missing, invalid JSON, renamed, extra files, ...), collected
@@ -13,6 +13,14 @@ once with ``python -m autograder collect``. Then, timed one after the other:
 
 and ``python -c "import tensorflow"``, the floor any per-notebook kernel pays. It also
 checks that nbgrader and the tool give every student the same total.
+
+First, warm against fresh kernels (issue 16; ``--kernels-only`` stops there): the tool
+grades each assignment, then the whole class, with ``--fresh-kernels`` and with warm
+kernels (forked from each worker's zygote), one after the other, and prints both
+times, their ratio and the load average beside each, and whether every submission got
+the same verdict (status, score, points per part) both ways. Beside the wall time of
+each run (which includes starting the grader, its workers and, warm, their zygotes)
+it prints a worker's mean time per notebook that ran (the results' "seconds").
 
 Timings are wall clock and noisy when other jobs run: the script prints the load
 average before and after; quote figures from a quiet machine. It also prints the CPU
@@ -35,6 +43,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# benchmarks/ holds scripts, not modules: its queue.py must not shadow the standard
+# library's queue (Python puts a script's folder first on the path)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 sys.path.insert(0, str(REPO))
 
 from autograder import demo  # noqa: E402
@@ -90,12 +101,80 @@ def load() -> str:
     return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
+def grade_seconds(ws: Path, assignments: list[str], workers: int, fresh: bool) -> float:
+    flags = ["--fresh-kernels"] if fresh else []
+    return run([PY, "-m", "autograder", "grade", *assignments, "-w", str(ws), "--force",
+                "-j", str(workers), "--sandbox", *flags], cwd=REPO)
+
+
+def verdicts(ws: Path, assignments: list[str]) -> dict:
+    out = {}
+    for a in assignments:
+        for path in (ws / "results" / a).glob("*.json"):
+            r = json.loads(path.read_text())
+            out[a, path.stem] = (r["status"], r.get("score"), {
+                g: p.get("points") for g, p in r.get("parts", {}).items()})
+    return out
+
+
+def worker_seconds(ws: Path, assignments: list[str]) -> list[float]:
+    """Each notebook that ran: its worker's time on it (the result's "seconds"; a
+    worker's first warm notebook includes the wait for its zygote's imports)."""
+    out = []
+    for a in assignments:
+        for path in (ws / "results" / a).glob("*.json"):
+            r = json.loads(path.read_text())
+            if r.get("kernel"):
+                out.append(r["seconds"])
+    return out
+
+
+def kernel_kinds(ws: Path, assignments: list[str]) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for a in assignments:
+        for path in (ws / "results" / a).glob("*.json"):
+            kind = json.loads(path.read_text()).get("kernel", "none (not run)")
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def compare_kernels(ws: Path, assignments: list[str], workers: int) -> None:
+    """Fresh against warm kernels, per assignment and for the whole class."""
+    print(f"\nfresh vs warm kernels, {workers} workers, sandboxed "
+          "(each run grades every notebook again):")
+    runs = [[a] for a in assignments] + [list(assignments)]
+    for names in runs:
+        label = names[0] if len(names) == 1 else "whole class"
+        row = {}
+        for mode in ("fresh", "warm"):
+            before = load()
+            row[mode] = grade_seconds(ws, names, workers, fresh=mode == "fresh")
+            row[mode + " verdicts"] = verdicts(ws, names)
+            row[mode + " load"] = f"load {before} -> {load()}"
+            row[mode + " kinds"] = kernel_kinds(ws, names)
+            row[mode + " per notebook"] = statistics.mean(worker_seconds(ws, names))
+        same = row["fresh verdicts"] == row["warm verdicts"]
+        per = {mode: row[mode + " per notebook"] for mode in ("fresh", "warm")}
+        print(f"  {label:16s} fresh {row['fresh']:6.1f} s ({row['fresh load']})")
+        print(f"  {'':16s} warm  {row['warm']:6.1f} s ({row['warm load']}); "
+              f"warm is {row['fresh'] / row['warm']:.2f}x faster; kernels: "
+              f"{row['warm kinds']}; same verdicts: {same}")
+        print(f"  {'':16s} a worker's time per notebook that ran: fresh {per['fresh']:.1f} s,"
+              f" warm {per['warm']:.1f} s ({per['fresh'] / per['warm']:.2f}x)")
+        if not same:
+            for key, fresh in row["fresh verdicts"].items():
+                if row["warm verdicts"].get(key) != fresh:
+                    print(f"    {key}: fresh {fresh}, warm {row['warm verdicts'].get(key)}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--repeats", type=int, default=1,
                         help="time each way this many times; the median is printed")
     parser.add_argument("--keep", help="work in this folder and keep it")
+    parser.add_argument("--kernels-only", action="store_true",
+                        help="only fresh vs warm kernels (no nbgrader, no --no-sandbox)")
     args = parser.parse_args(argv)
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="autograde-bench-"))
@@ -114,6 +193,11 @@ def main(argv=None) -> int:
     print(f"class: {n_students} students x {len(assignments)} assignments "
           f"({', '.join(assignments)}) = {n_notebooks} notebooks "
           f"({n_failing} of them unreadable or missing)")
+    compare_kernels(tool_ws, assignments, args.workers)
+    if args.kernels_only:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     times: dict[str, list[float]] = {"nbgrader": [], "sandbox": [], "plain": []}
     cpu_times: dict[str, list[float]] = {k: [] for k in times}
