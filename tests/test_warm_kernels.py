@@ -173,3 +173,78 @@ def test_kernel_folders_are_gone_after_the_slot(zyg):
         assert sorted(p.name for p in slot.iterdir()) == ["run", "work"]
     assert not slot.exists()
     assert Path(zyg.spool).is_dir() and os.listdir(zyg.spool) == []
+
+
+# ------------------------------------------------------------------ the grader's fallback
+def toy_assignment(tmp_path: Path) -> tuple[Path, object, dict, dict]:
+    """A one-part notebook (square), its instructor copy, checks and references."""
+    import nbformat
+
+    from autograder.checks import Check
+    from toy_notebook import nbgrader_cell, python_notebook
+
+    nb = python_notebook()
+    nb.cells = [nbgrader_cell("import numpy as np", grade_id="setup", locked=True),
+                nbgrader_cell("def square(x):\n    return x * x", grade_id="square",
+                              solution=True),
+                nbgrader_cell("assert square(2) == 4", grade_id="square_test", grade=True,
+                              points=2, locked=True)]
+    path = tmp_path / "toy.ipynb"
+    nbformat.write(nb, str(path))
+    checks = {"square_test": Check("[square(1.5), square(-3.0)]",
+                                   lambda got, ref: [] if got == ref else ["wrong"])}
+    return path, nb, checks, {"square_test": [2.25, 9.0]}
+
+
+def test_a_dead_zygote_is_replaced_or_costs_a_fresh_kernel(tmp_path, capfd):
+    """The zygote dies: the next submission gets a new zygote; once restarts are used
+    up, a fresh kernel (same verdict), which the log and the result say (not the
+    student's notes)."""
+    from autograder import grade_one
+
+    path, nb, checks, references = toy_assignment(tmp_path)
+    warm = zygote.WarmKernels(zygote.preload_list(["numpy"])[0])
+
+    def grade():
+        return grade_one.grade_submission(path, "toy", nb, checks, references, QUICK,
+                                          True, warm=warm)
+
+    def kill_the_zygote():
+        warm.zygote.proc.kill()
+        warm.zygote.proc.wait()
+
+    try:
+        first = grade()
+        assert (first["kernel"], first["score"]) == ("warm", 2.0)
+        kill_the_zygote()
+        again = grade()
+        assert (again["kernel"], again["score"], warm.restarts) == ("warm", 2.0, 1)
+        assert {k: v for k, v in again.items() if k != "seconds"} == \
+            {k: v for k, v in first.items() if k != "seconds"}
+        warm.restarts = warm.MAX_RESTARTS
+        kill_the_zygote()
+        fallback = grade()
+        assert (fallback["kernel"], fallback["score"]) == ("fresh", 2.0)
+        assert "no warm kernel (the zygote is not running" in fallback["kernel_note"]
+        assert fallback["notes"] == first["notes"]
+        assert "fresh kernel: no warm kernel" in capfd.readouterr().err
+    finally:
+        warm.close()
+
+
+def test_an_unsafe_set_up_import_means_fresh_kernels(tmp_path):
+    """A set-up cell that imports a package not to be imported before fork: that
+    assignment's kernels are fresh, and its results say why."""
+    from autograder import grade_one
+
+    grader = grade_one.Grader.__new__(grade_one.Grader)
+    grader.spec, grader.limits, grader.warm, grader.cold = {"sandbox": True}, QUICK, None, {}
+    path, nb, checks, references = toy_assignment(tmp_path)
+    nb.cells[0].source = "import multiprocessing\nimport numpy as np"
+    grader.assignments = {"toy": grade_one.Assignment("toy", path, nb, tmp_path, checks,
+                                                      references, "x")}
+    grader._start_zygote()
+    assert grader.warm is None and "multiprocessing" in grader.cold["toy"]
+    result = grader.grade(str(path), "toy")
+    assert (result["kernel"], result["score"]) == ("fresh", 2.0)
+    assert "must not be imported before fork" in result["kernel_note"]
