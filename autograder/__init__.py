@@ -17,7 +17,9 @@ grading        grade one submission: grade_one.py (the assignment, the result),
                jobs and results tables beside it).
 kernel         sandbox/: the kernel that runs student code, with its limits, in
                parts: limits.py, confinement.py (bubblewrap), kernel.py (the kernel
-               handle and its notebook clock), cell.py (one cell run), processes.py.
+               handle and its notebook clock), cell.py (one cell run), processes.py,
+               zygote.py (warm kernels forked from a worker's sandboxed zygote, whose
+               in-sandbox program is zygote_program.py).
 notebook       cells.py (nbgrader's cells: tests, answers, hidden blocks, stubs),
                intake.py (reading a submission), assemble.py (the notebook that runs),
                workspace.py (the instructor's files), config.py (nbgrader's

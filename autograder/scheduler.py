@@ -2,14 +2,16 @@
 
 Each worker is ``python -m autograder.scheduler`` and talks to the main process in JSON
 lines (no pickle): the main process sends a ``Task`` (id, paths, assignment), the worker
-answers ``{"id", "result"}``. A worker grades with ``grade_one.grade_submission``, which
-starts one kernel per submission. The main process alone writes results and the
-gradebook.
+answers ``{"id", "result"}``. A worker grades through one ``grade_one.Grader``, which
+forks each submission's kernel from the worker's sandboxed zygote (warm kernels,
+sandbox/zygote.py) or starts a fresh one. The main process alone writes results and
+the gradebook.
 
 A worker that crashes or stops answering costs one submission (recorded as failed,
 retried on the next run) and is replaced; the batch goes on. Workers die with the main
 process (Linux ``PR_SET_PDEATHSIG``, and end of input everywhere), and kernels die
-with their worker (ipykernel's parent poller).
+with their worker (ipykernel's parent poller; a zygote and its kernels through the
+parent-death signal on their bubblewrap and ``--die-with-parent``).
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies (a
 kernel's memory blow-up taking the worker with it, a kill by the time limit), the whole

@@ -14,6 +14,10 @@ The grader runs student code; this package decides where and how, in small parts
 * limits.py holds the ``Limits``; confinement.py the bubblewrap command and the kernel's
   environment; this module decides whether to sandbox (``sandbox_available``) and
   prints the one warning when it does not.
+* zygote.py: warm kernels. A grading worker's ``WarmKernels`` holds one sandboxed
+  zygote that has imported the set-up cells' modules; ``start_warm_kernel`` forks from
+  it a kernel in its own namespaces, folders and uid, and yields a ``WarmKernel``, a
+  ``Kernel`` with the same interface, so ``run_cell`` works on either.
 
 With bubblewrap (``bwrap``, Linux) the kernel runs in new PID, network, IPC and UTS
 namespaces, sees a read-only minimal file system (``/usr``, a few ``/etc`` files, the
