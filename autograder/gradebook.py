@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import sqlalchemy
+import sqlalchemy.exc
 from nbgrader import utils as nbutils
 from nbgrader.api import Gradebook, MissingEntry, SubmittedNotebook
 from sqlalchemy.exc import SAWarning
@@ -52,14 +53,22 @@ def open_gradebook(url: str) -> Gradebook:
 
 
 def _other_courses(url: str, ours: str) -> list[str]:
-    """The course ids an existing gradebook holds, when ours is not among them."""
-    engine = sqlalchemy.create_engine(url)
+    """The course ids an existing gradebook holds, when ours is not among them; a
+    database out of reach (a database server down, a wrong URL) is one line."""
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except (sqlalchemy.exc.ArgumentError, ImportError) as error:
+        raise UsageError(f"--db {url}: {error}") from None
     try:
         if not sqlalchemy.inspect(engine).has_table("course"):
             return []
         with engine.connect() as connection:
             ids = [row[0] for row in connection.execute(sqlalchemy.text(
                 "SELECT id FROM course"))]
+    except sqlalchemy.exc.OperationalError as error:
+        shown = engine.url.render_as_string(hide_password=True)
+        first = str(error.orig or error).strip().splitlines()[0]
+        raise UsageError(f"the gradebook {shown} is out of reach: {first}") from None
     finally:
         engine.dispose()
     return [] if not ids or ours in ids else sorted(ids)

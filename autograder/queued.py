@@ -42,6 +42,13 @@ class QueueConfig:
     err: object = field(default=sys.stderr)
 
 
+def shown(url: str) -> str:
+    """A broker or database URL with its password masked, for messages."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(url)
+
+
 def needs_sending(state: str | None, result: dict | None, force: bool,
                   requeue: bool) -> bool:
     """Whether to put a submission on the queue, from its job's state."""
@@ -69,11 +76,11 @@ class QueuePool:
         try:
             engine = jobstore.connect(self.config.db)
         except SQLAlchemyError as error:
-            raise UsageError(f"--db {self.config.db}: {str(error).splitlines()[0]}") \
-                from None
+            raise UsageError(f"--db {shown(self.config.db)}: "
+                             f"{str(error).splitlines()[0]}") from None
         try:
             sent = self._queue(engine, tasks)
-            print(f"queued {sent} on {self.config.broker} "
+            print(f"queued {sent} on {shown(self.config.broker)} "
                   f"({len(tasks) - sent} queued, running or graded already)",
                   file=self.config.err)
             self._collect(engine, {self.config.keys[t.id]: t for t in tasks}, on_result,
@@ -105,7 +112,7 @@ class QueuePool:
                                       kwargs=self._message(task, key))
                     sent += 1
         except OperationalError as error:
-            raise UsageError(f"--broker {self.config.broker}: {error}") from None
+            raise UsageError(f"--broker {shown(self.config.broker)}: {error}") from None
         return sent
 
     def _message(self, task: Task, key: jobstore.JobKey) -> dict:
@@ -134,7 +141,7 @@ class QueuePool:
             if not warned and now - heard > self.config.backstop:
                 warned = True
                 print(f"no result for {now - heard:.0f} s: is a worker running "
-                      f"(python -m autograder worker --broker {self.config.broker} "
+                      f"(python -m autograder worker --broker {shown(self.config.broker)} "
                       "--db ...)?", file=self.config.err)
             tick()
             if pending:

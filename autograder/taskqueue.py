@@ -236,7 +236,9 @@ def run_worker(broker: str, db: str, concurrency: int | None = None,
     try:
         jobstore.connect(db).dispose()  # the tables exist; the database is reachable
     except (SQLAlchemyError, ImportError) as error:
-        raise UsageError(f"--db {db}: {type(error).__name__}: "
+        from kombu.utils.url import maybe_sanitize_url
+
+        raise UsageError(f"--db {maybe_sanitize_url(db)}: {type(error).__name__}: "
                          f"{str(error).splitlines()[0]}") from None
     for name, value in KERNEL_THREAD_ENV.items():  # one core's threads per kernel
         os.environ.setdefault(name, value)

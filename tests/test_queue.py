@@ -92,6 +92,18 @@ def test_a_worker_with_another_version_of_the_assignment_refuses_to_grade(tmp_pa
         in result["reason"]
 
 
+def test_a_gradebook_out_of_reach_is_one_line_without_its_password():
+    from autograder.errors import UsageError
+
+    port = services.free_port()  # nothing listens there
+    with pytest.raises(UsageError) as error:
+        gbook.open_gradebook(gbook.db_url(".", f"postgresql://me:secret@127.0.0.1:{port}/db"))
+    message = str(error.value)
+    assert message.startswith(f"the gradebook postgresql+psycopg2://me:***@127.0.0.1:{port}"
+                              "/db is out of reach: ")
+    assert "secret" not in message and "\n" not in message
+
+
 def test_plain_postgresql_urls_use_the_installed_driver():
     url = jobstore.database_url("postgresql://u@h:5/db")
     assert sa.make_url(url).get_dialect().driver in ("psycopg2", "psycopg")
