@@ -1,5 +1,5 @@
-"""Real servers for the task-queue tests: a ``redis-server`` and a PostgreSQL 15
-server on free loopback ports, in temporary folders, stopped (and their folders
+"""Real servers for the task-queue tests: a ``redis-server``, a PostgreSQL 15 server
+and a RabbitMQ node on free loopback ports, in temporary folders, stopped (and their folders
 removed) whatever happens; and ``python -m autograder worker`` processes.
 
 PostgreSQL refuses to run as root: as root, its folder belongs to Debian's
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+RABBITMQ = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +31,8 @@ def missing() -> str | None:
         return "no redis-server (apt-get install redis-server)"
     if not (PG_BIN / "postgres").exists():
         return f"no PostgreSQL 15 in {PG_BIN} (apt-get install postgresql)"
+    if not RABBITMQ.exists():
+        return f"no {RABBITMQ} (apt-get install rabbitmq-server)"
     return None
 
 
@@ -79,6 +82,28 @@ def redis_server():
         yield f"redis://127.0.0.1:{port}"
     finally:
         stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def rabbitmq_server():
+    """``amqp://guest:guest@127.0.0.1:<port>//`` of a fresh RabbitMQ node, with its own
+    Erlang port mapper (epmd) on a free port, stopped afterwards."""
+    folder = tempfile.mkdtemp(prefix="test-rabbitmq-")
+    port, dist, epmd = free_port(), free_port(), free_port()
+    env = dict(os.environ, HOME=folder, RABBITMQ_NODE_PORT=str(port),
+               RABBITMQ_DIST_PORT=str(dist), ERL_EPMD_PORT=str(epmd),
+               RABBITMQ_NODENAME=f"test{port}@localhost", RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+               RABBITMQ_MNESIA_BASE=f"{folder}/mnesia", RABBITMQ_LOG_BASE=f"{folder}/log",
+               RABBITMQ_ENABLED_PLUGINS_FILE=f"{folder}/plugins")
+    proc = subprocess.Popen([str(RABBITMQ)], env=env, start_new_session=True,
+                            stdout=open(Path(folder) / "out", "wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, proc, "rabbitmq-server", timeout=180)
+        yield f"amqp://guest:guest@127.0.0.1:{port}//"
+    finally:
+        stop(proc, group=True, timeout=60)
+        subprocess.run(["epmd", "-port", str(epmd), "-kill"], env=env, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

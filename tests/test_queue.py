@@ -369,3 +369,59 @@ def test_a_submission_that_stops_its_worker_twice_is_failed_not_retried(
     again = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", broker, "--db", db,
                        "--student", student)
     assert "1 submissions, 0 to grade" in again.stderr
+
+
+def jobs_in_state(db: str, state: str) -> int:
+    engine = jobstore.connect(db)
+    with engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(jobstore.JOBS)
+                         .where(jobstore.JOBS.c.state == state)).scalar_one()
+    engine.dispose()
+    return n
+
+
+@needs_servers
+def test_requeue_after_the_broker_lost_its_messages(servers, demo_class, tmp_path):
+    """Queued with no worker running, then Redis flushed: ``--requeue`` sends them again
+    (a plain rerun would wait for messages that no longer exist)."""
+    import redis
+
+    broker, postgres = servers
+    root, manifest = demo_class
+    broker, db = f"{broker}/5", services.create_database(postgres, "requeue")
+    students = sorted(manifest["students"])[9:11]
+    ws = new_workspace(tmp_path, "ws", manifest)
+    grade = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "-w", str(ws),
+         "--broker", broker, "--db", db, *only(students)], cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while jobs_in_state(db, "queued") < len(students) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    grade.send_signal(signal.SIGINT)
+    assert grade.wait(timeout=60) == 130, grade.stderr.read()
+    client = redis.Redis.from_url(broker)
+    assert client.llen(taskqueue.QUEUE) == len(students)
+    client.flushdb()
+    client.close()
+    with workers(broker, db, tmp_path, n=1):
+        rerun = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", broker, "--db", db,
+                           "--requeue", *only(students), timeout=900)
+    assert f"queued {len(students)} on {broker}" in rerun.stderr
+    assert as_expected(results_of(ws)) == expected_verdicts(manifest, students)
+    assert job_counts(db) == {s: (2, 1) for s in students}
+
+
+@needs_servers
+def test_rabbitmq_works_by_changing_the_broker_url_only(servers, demo_class, tmp_path):
+    _, postgres = servers
+    root, manifest = demo_class
+    db = services.create_database(postgres, "rabbitmq")
+    students = sorted(manifest["students"])[11:13]
+    ws = new_workspace(tmp_path, "ws", manifest)
+    with services.rabbitmq_server() as broker, workers(broker, db, tmp_path, n=1):
+        graded = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", broker, "--db", db,
+                            *only(students), timeout=900)
+    assert "amqp://guest:**@127.0.0.1:" in graded.stderr  # the password masked
+    assert as_expected(results_of(ws)) == expected_verdicts(manifest, students)
+    assert job_counts(db) == {s: (1, 1) for s in students}
