@@ -94,6 +94,11 @@ def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, values: dic
         module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
         statement = module.insert(table).values(**values).on_conflict_do_nothing()
         return conn.execute(statement).rowcount == 1
+    return insert_or_catch(conn, table, values)
+
+
+def insert_or_catch(conn: sa.Connection, table: sa.Table, values: dict) -> bool:
+    """The same for other databases: a savepoint, rolled back on the unique key."""
     try:
         with conn.begin_nested():
             conn.execute(table.insert().values(**values))

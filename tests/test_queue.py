@@ -54,6 +54,19 @@ def test_a_result_delivered_twice_is_stored_once_and_starts_are_counted(tmp_path
         assert jobstore.counts(conn) == {key: (2, 0)}
 
 
+def test_other_databases_ignore_a_duplicate_through_a_savepoint(tmp_path):
+    engine = jobstore.connect(f"sqlite:///{tmp_path / 'jobs.db'}")
+    row = dict(student="s1", submission_sha256="a", grader_sha256="b", assignment="hw",
+               result="{}", created_at=0.0)
+    with engine.begin() as conn:
+        assert jobstore.insert_or_catch(conn, jobstore.RESULTS, row) is True
+        assert jobstore.insert_or_catch(conn, jobstore.RESULTS, row) is False
+        assert jobstore.insert_or_catch(conn, jobstore.RESULTS, dict(row, student="s2"))
+    with engine.connect() as conn:  # the transaction went on past the duplicate
+        assert conn.execute(sa.select(jobstore.RESULTS.c.student)).scalars().all() == \
+            ["s1", "s2"]
+
+
 @pytest.mark.parametrize("state, result, force, requeue, send", [
     (None, None, False, False, True),                       # new
     ("queued", None, False, False, False),                  # the broker has it
