@@ -136,6 +136,10 @@ def new_results(conn: sa.Connection, after_id: int) -> list[tuple[int, JobKey]]:
     return [(row[0], JobKey(*row[1:])) for row in rows]
 
 
+def last_result_id(conn: sa.Connection) -> int:
+    return conn.execute(sa.select(sa.func.max(RESULTS.c.id))).scalar_one() or 0
+
+
 def results_of_students(conn: sa.Connection, students: list[str]) -> list[tuple[int, JobKey]]:
     rows = conn.execute(sa.select(RESULTS.c.id, *(RESULTS.c[n] for n in KEY))
                         .where(RESULTS.c.student.in_(students)))

@@ -123,8 +123,9 @@ class QueuePool:
 
     def _collect(self, engine, pending: dict, on_result, tick) -> None:
         """Hand each stored result of ours to ``on_result`` as it appears."""
-        after, swept, heard = 0, 0.0, time.monotonic()
-        warned = False
+        with engine.connect() as conn:  # older rows: the first sweep finds ours
+            after = jobstore.last_result_id(conn)
+        swept, heard, warned = 0.0, time.monotonic(), False
         while pending:
             now = time.monotonic()
             with engine.connect() as conn:
