@@ -103,6 +103,9 @@ def main(argv=None) -> int:
     report("serial", serial)
     parallel = timed_build(args.work / "parallel", args.jobs, args.work / "parallel.log")
     report("parallel", parallel)
+    if parallel["pages_parallel"] != (serial["pages_parallel"] or serial["pages_in_sphinx"]):
+        sys.exit("error: the two builds executed different numbers of pages (the book "
+                 "changed while the benchmark ran?); run it again")
     if parallel["pages_in_sphinx"]:
         sys.exit(f"error: jupyter-book executed {parallel['pages_in_sphinx']} page(s) "
                  f"after the parallel phase (cache keys differ); see {parallel['log']}")
