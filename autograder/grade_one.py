@@ -132,7 +132,7 @@ class Grader:
 
     def _start_zygote(self) -> None:
         sandbox = self.spec.get("sandbox")
-        sandboxed = kernels.sandbox_available() if sandbox is None else bool(sandbox)
+        sandboxed = bool(sandbox is not False and kernels.sandbox_available())
         why = ("fresh kernels were asked for (--fresh-kernels)"
                if self.spec.get("fresh_kernels") else zygote.why_not_warm(sandboxed))
         imports = {name: setup_imports(a.template) for name, a in self.assignments.items()}
