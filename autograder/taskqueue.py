@@ -219,7 +219,9 @@ def _warn_if_redelivered_early(app, spec: dict) -> None:
     double work, one stored result. Say so rather than refuse the whole run."""
     needed = task_backstop(kernels.Limits(**spec["limits"]))
     visibility = app.conf.autograder_visibility
-    if str(app.conf.broker_url).startswith("redis") and needed > visibility:
+    if str(app.conf.broker_url).startswith("redis") and needed > visibility \
+            and needed not in _CHILD.setdefault("warned", set()):  # once per child
+        _CHILD["warned"].add(needed)
         print(f"warning: --visibility-timeout {visibility:g} s is shorter than this run's "
               f"grading time limit {needed:g} s: a grading longer than {visibility:g} s "
               f"goes to a second worker as well (give --visibility-timeout {needed + 600:g})",
