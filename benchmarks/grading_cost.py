@@ -181,6 +181,7 @@ def measure(workspace: Path, assignment: str, expected: dict, flags: list[str],
     startup = timed(grade_cmd(workspace, assignment, flags, no_kernel), meter)
     full = timed(grade_cmd(workspace, assignment, flags), meter)
     with_kernel = len(expected) - len(no_kernel)
+    kernels = kernels_used(workspace, assignment)
     per = (full["cpu_s"] - startup["cpu_s"]) / with_kernel
     return {"submissions": len(expected), "submissions_with_kernel": with_kernel,
             "cpu_s_per_submission": round(per, 2),
@@ -188,7 +189,19 @@ def measure(workspace: Path, assignment: str, expected: dict, flags: list[str],
                                            / with_kernel, 2),
             "startup_cpu_s": round(startup["cpu_s"], 2),
             "cpu_s": round(full["cpu_s"], 2), "wall_s": round(full["wall_s"], 2),
-            "rusage_cpu_s": round(full["rusage_cpu_s"], 2)}
+            "rusage_cpu_s": round(full["rusage_cpu_s"], 2), "kernels_used": kernels}
+
+
+def kernels_used(workspace: Path, assignment: str) -> dict[str, int]:
+    """How many submissions got a warm or a fresh kernel, as the results say (a grader
+    without warm kernels says nothing: counted as fresh)."""
+    counts: dict[str, int] = {}
+    for path in (workspace / "results" / assignment).glob("*.json"):
+        result = json.loads(path.read_text())
+        if result["status"] == "graded" or result.get("kernel"):
+            kind = result.get("kernel", "fresh")
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 def print_table(rows: dict[str, dict]) -> None:
@@ -243,7 +256,8 @@ def main(argv=None) -> int:
         rows = {}
         for a in manifest["assignments"]:
             rows[a] = measure(work / "ws", a, manifest["expected"], flags, meter)
-            print(f"{a}: {rows[a]['cpu_s_per_submission']} CPU s per submission", flush=True)
+            print(f"{a}: {rows[a]['cpu_s_per_submission']} CPU s per submission "
+                  f"(kernels: {rows[a]['kernels_used']})", flush=True)
     finally:
         meter.close()
         if not args.keep:
