@@ -2,21 +2,22 @@
 
     python benchmarks/queue_vs_pool.py [--repeats R] [--assignments A B ...] [--no-write]
 
-One run of this script, one after the other on the same machine, each from cold
-(the workers start when the timing starts, as the local pool's do):
+One run of this script, one after the other on the same machine:
 
 1. the local pool: ``python -m autograder grade A B -j 2 --force`` (SQLite gradebook);
 2. the task queue: a fresh ``redis-server`` and PostgreSQL 15 on loopback ports
    (tests/services.py), two ``python -m autograder worker --concurrency 1`` processes,
    and ``python -m autograder grade A B --broker redis://... --db postgresql://...``;
-   timed until ``grade`` has every result. The servers start before the timing.
+   timed until ``grade`` has every result. The servers start before the timing;
+3. the same with the two workers started and ready before the timing, as
+   long-running workers are (a fresh database each time, so nothing is graded already).
 
-Both grade in the sandbox. It prints both wall times, their ratio (the queue's cost;
-the course's target is at most 1.10), the CPU time of everything each started
-(counted in a cgroup, kernels included), the load average during each run, and
-checks that both gave every student the same status and score. With ``--repeats``
-the two alternate (pool, queue, queue, pool, ...) and medians are printed. Figures go
-to benchmarks/results/queue.json.
+All grade in the sandbox. It prints the wall times, the queue / pool ratios (the
+queue's cost; the course's target is at most 1.10), the CPU time of everything each
+run started (counted in a cgroup, kernels included), the load average during each
+run, and checks that pool and queue gave every student the same status and score.
+With ``--repeats`` the three alternate (1 2 3, 3 2 1, ...) and medians are printed.
+Figures go to benchmarks/results/queue.json.
 """
 
 from __future__ import annotations
@@ -113,9 +114,10 @@ class ReadyWatcher(threading.Thread):
 
 
 def task_queue(ws: Path, assignments: list[str], broker: str, db: str, meter,
-               logs: Path) -> dict:
-    """Two cold workers and ``grade --broker``; the workers stop afterwards."""
-    cpu0 = meter.seconds()
+               logs: Path, warm: bool = False) -> dict:
+    """Two workers and ``grade --broker``; the workers stop afterwards. Cold: the
+    workers start with the timing. Warm: the timing starts once both are ready, as
+    for long-running workers (their start-up is then not counted)."""
     paths = [logs / f"worker-{i}.log" for i in (1, 2)]
     watcher = ReadyWatcher(paths)
     watcher.start()
@@ -123,13 +125,17 @@ def task_queue(ws: Path, assignments: list[str], broker: str, db: str, meter,
                                      visibility_timeout=1800,
                                      env={"TF_CPP_MIN_LOG_LEVEL": "3"}) for path in paths]
     try:
+        deadline = time.monotonic() + 600
+        while warm and len(watcher.ready) < len(paths) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        ready = dict(watcher.ready)
         run = grade([PY, "-m", "autograder", "grade", *assignments, "-w", str(ws),
                      "--force", "--sandbox", "--broker", broker, "--db", db], meter)
     finally:
         for proc in workers:
             services.stop(proc, group=True)
-    run["cpu_s"] = round(meter.seconds() - cpu0, 1)  # the workers' shutdown included
-    run["workers_ready_after_s"] = watcher.seconds()
+    run["workers_ready_after_s"] = [ready.get(path) for path in paths] if warm \
+        else watcher.seconds()
     return run
 
 
@@ -142,11 +148,14 @@ def verdicts(ws: Path, assignments: list[str]) -> dict:
     return out
 
 
+KINDS = ("pool", "queue", "queue_warm")
+
+
 def alternate(repeats: int) -> list[str]:
-    """pool, queue, queue, pool, pool, queue, ...: neither always goes first."""
+    """pool, queue, queue_warm, then backwards, ...: none always goes first."""
     order = []
     for i in range(repeats):
-        order += ["pool", "queue"] if i % 2 == 0 else ["queue", "pool"]
+        order += list(KINDS) if i % 2 == 0 else list(reversed(KINDS))
     return order
 
 
@@ -158,7 +167,7 @@ def run_all(args, work: Path, meter) -> tuple[dict, list[str]]:
             subprocess.run([PY, "-m", "autograder", "collect", manifest["sources"][a],
                             "-a", a, "-w", str(work / ws)], cwd=REPO, env=ENV,
                            check=True, capture_output=True)
-    runs: dict[str, list[dict]] = {"pool": [], "queue": []}
+    runs: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     with services.redis_server() as broker, services.postgres_server() as server:
         for i, kind in enumerate(alternate(args.repeats)):
             if kind == "pool":
@@ -168,8 +177,8 @@ def run_all(args, work: Path, meter) -> tuple[dict, list[str]]:
                 db = services.create_database(server, f"gradebook{i}")
                 logs = work / f"logs-{i}"
                 logs.mkdir()
-                runs["queue"].append(task_queue(work / "queue", names, broker, db,
-                                                meter, logs))
+                runs[kind].append(task_queue(work / "queue", names, broker, db,
+                                             meter, logs, warm=kind == "queue_warm"))
             print(f"{kind}: {runs[kind][-1]}", flush=True)
     differ = [f"{key}: pool {value}, queue {verdicts(work / 'queue', names).get(key)}"
               for key, value in verdicts(work / "pool", names).items()
@@ -203,25 +212,39 @@ def main(argv=None) -> int:
     return report(figures, differ, before, args)
 
 
+def medians(runs: dict[str, list[dict]], key: str) -> dict[str, float]:
+    return {kind: round(statistics.median(r[key] for r in rs), 1)
+            for kind, rs in runs.items() if rs}
+
+
 def report(figures: dict, differ: list[str], before: list[float], args) -> int:
     runs = figures["runs"]
-    pool = statistics.median(r["wall_s"] for r in runs["pool"])
-    queue = statistics.median(r["wall_s"] for r in runs["queue"])
+    wall, cpu = medians(runs, "wall_s"), medians(runs, "cpu_s")
+    ratio = round(wall["queue"] / wall["pool"], 3)
+    ratio_warm = round(wall["queue_warm"] / wall["pool"], 3)
     after = grading_cost.load()
     info = grading_cost.machine(True, grading_cost.kernel_mode(False), "cgroup")
     print(f"\n{info['cores']} cores, {info['cpu_model']}; {figures['notebooks']} notebooks "
-          f"({', '.join(figures['assignments'])}), sandboxed; {info['kernel_mode']}")
-    print(f"local pool, 2 workers:           {pool:7.1f} s wall (median of {len(runs['pool'])})")
-    print(f"task queue, 2 workers x 1 child: {queue:7.1f} s wall (median of {len(runs['queue'])})")
-    print(f"ratio queue / pool: {queue / pool:.3f} (target <= 1.10)")
+          f"({', '.join(figures['assignments'])}), sandboxed; {info['kernel_mode']}; "
+          f"medians of {len(runs['pool'])}")
+    print(f"local pool, 2 workers:                  {wall['pool']:7.1f} s wall, "
+          f"{cpu['pool']:6.1f} s CPU")
+    print(f"task queue, 2 workers started with it:  {wall['queue']:7.1f} s wall, "
+          f"{cpu['queue']:6.1f} s CPU")
+    print(f"task queue, 2 workers already running:  {wall['queue_warm']:7.1f} s wall, "
+          f"{cpu['queue_warm']:6.1f} s CPU")
+    print(f"ratio queue / pool: {ratio:.3f} (workers started with it), "
+          f"{ratio_warm:.3f} (workers already running); target <= 1.10")
     print(f"load average before {before}, after {after}")
     print("same status and score for every notebook" if not differ
           else "DIFFERENT VERDICTS:\n  " + "\n  ".join(differ))
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": dict(info, load_before=before, load_after=after),
               "assignments": figures["assignments"], "notebooks": figures["notebooks"],
-              "pool_wall_s": pool, "queue_wall_s": queue, "ratio": round(queue / pool, 3),
-              "target_ratio": 1.10, "same_verdicts": not differ, "runs": runs}
+              "pool_wall_s": wall["pool"], "queue_wall_s": wall["queue"],
+              "queue_warm_wall_s": wall["queue_warm"], "cpu_s": cpu,
+              "ratio": ratio, "ratio_workers_running": ratio_warm, "target_ratio": 1.10,
+              "same_verdicts": not differ, "runs": runs}
     if not args.no_write:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

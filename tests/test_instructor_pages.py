@@ -256,3 +256,110 @@ def test_a_wrong_number_on_the_grading_page_is_named(demo_data):
         "demo [13.0, 11.0, 9.0, 9.0, 10.0, 0.0, 0.0, 0.0, 13.0, 13.0, 13.0, 7.0, 13.0]",
         "outcomes['sgd_update']: page {'passed': 9, 'not_passed': 3, 'failed': 2}, "
         "demo {'passed': 8, 'not_passed': 3, 'failed': 2}"]
+
+
+# --- large-class.md: the capacity table and the worker's systemd unit ----------------
+
+LARGE_CLASS = BOOK / "instructor" / "large-class.md"
+WORKER_UNIT = BOOK / "instructor" / "autograder-worker.service"
+GRADING_COST = ROOT / "benchmarks" / "results" / "grading_cost.json"
+QUEUE_BENCH = ROOT / "benchmarks" / "results" / "queue.json"
+CAPACITY_CORES = (1, 8, 64)
+LARGE_CLASS_SIZE = 50_000
+CAPACITY_ROW = re.compile(r"^\| `(\w+)` \| ([\d.]+) s \| ([\d,]+) \| ([\d,]+) \| "
+                          r"([\d,]+) \| ([\d,]+) \|$", re.M)
+
+
+def capacity_from_benchmark(cost: dict) -> dict[str, list[str]]:
+    """Each assignment's row as the formula gives it from grading_cost.json: CPU s per
+    submission, CPU-hours of 50,000 submissions, then submissions per hour on 1, 8 and
+    64 worker cores (cores x 3600 / CPU s per submission)."""
+    rows = {}
+    for name, figures in cost["assignments"].items():
+        cpu = figures["cpu_s_per_submission"]
+        rows[name] = ([f"{cpu:.2f}", f"{round(LARGE_CLASS_SIZE * cpu / 3600):,}"]
+                      + [f"{round(cores * 3600 / cpu):,}" for cores in CAPACITY_CORES])
+    return rows
+
+
+def capacity_table(page_text: str) -> dict[str, list[str]]:
+    return {name: list(cells) for name, *cells in CAPACITY_ROW.findall(page_text)}
+
+
+def capacity_mismatches(page: dict, expected: dict) -> list[str]:
+    wrong = [f"{name}: page {page.get(name)}, formula {row}"
+             for name, row in expected.items() if page.get(name) != row]
+    return wrong + [f"{name}: on the page, not in the benchmark" for name in page
+                    if name not in expected]
+
+
+def test_the_large_class_page_quotes_the_measured_capacity():
+    import json
+
+    cost = json.loads(GRADING_COST.read_text())
+    expected = capacity_from_benchmark(cost)
+    assert len(expected) >= 2
+    assert capacity_mismatches(capacity_table(LARGE_CLASS.read_text()), expected) == []
+
+
+def test_a_wrong_capacity_on_the_large_class_page_is_named():
+    import json
+
+    expected = capacity_from_benchmark(json.loads(GRADING_COST.read_text()))
+    name, row = next(iter(expected.items()))
+    text = LARGE_CLASS.read_text()
+    line = f"| `{name}` | {row[0]} s | " + " | ".join(row[1:]) + " |"
+    assert line in text
+    edited = text.replace(line, line.replace(f"| {row[2]} |", "| 1 |"))
+    assert capacity_mismatches(capacity_table(edited), expected) == [
+        f"{name}: page {row[:2] + ['1'] + row[3:]}, formula {row}"]
+
+
+def test_the_large_class_page_quotes_the_queue_benchmark():
+    import json
+
+    ratio = json.loads(QUEUE_BENCH.read_text())["ratio"]
+    assert f"ratio of {ratio:.2f}" in " ".join(LARGE_CLASS.read_text().split())
+
+
+def worker_command_problems(unit_text: str) -> list[str]:
+    """What is wrong with a unit's ExecStart as ``python -m autograder worker``: the
+    program, or an option autograder/cli.py's parser refuses (``${VAR}`` stand for the
+    EnvironmentFile's URLs)."""
+    import contextlib
+    import io
+    import shlex
+
+    from autograder.cli import build_parser
+
+    found = re.findall(r"^ExecStart=(.*)$", unit_text, flags=re.M)
+    if len(found) != 1:
+        return [f"{len(found)} ExecStart lines"]
+    argv = shlex.split(found[0])
+    if not (Path(argv[0]).name.startswith("python") and argv[1:4] == ["-m", "autograder", "worker"]
+            and "--broker" in argv):
+        return [f"not python -m autograder worker --broker ...: {found[0]}"]
+    args = [re.sub(r"\$\{\w+\}", "redis://host:6379/0", arg) for arg in argv[3:]]
+    refusal = io.StringIO()
+    with contextlib.redirect_stderr(refusal):
+        try:
+            build_parser().parse_args(args)
+        except SystemExit:
+            return [refusal.getvalue().strip().splitlines()[-1]]
+    return []
+
+
+def test_the_worker_unit_runs_the_real_worker_command():
+    unit = WORKER_UNIT.read_text()
+    assert worker_command_problems(unit) == []
+    assert "```{literalinclude} autograder-worker.service" in LARGE_CLASS.read_text()
+
+
+def test_a_worker_unit_with_a_wrong_option_is_named():
+    unit = WORKER_UNIT.read_text()
+    assert "--concurrency 8" in unit
+    assert worker_command_problems(unit.replace("--concurrency 8", "--threads 8")) == [
+        "python -m autograder: error: unrecognized arguments: --threads 8"]
+    assert worker_command_problems(unit.replace(" worker ", " serve ")) == [
+        "not python -m autograder worker --broker ...: " + re.search(
+            r"^ExecStart=(.*)$", unit, re.M).group(1).replace(" worker ", " serve ")]
