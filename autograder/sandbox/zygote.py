@@ -58,12 +58,12 @@ class WarmUnavailable(RuntimeError):
 
 def why_not_warm(sandboxed: bool) -> str | None:
     """Why warm kernels cannot run here, or None when they can."""
+    if not sandboxed:
+        return "the sandbox is off (a zygote's children need bubblewrap)"
     if not hasattr(os, "fork"):
         return "this platform has no fork()"
     if not sys.platform.startswith("linux"):
         return f"{sys.platform} has no namespaces for a zygote's children"
-    if not sandboxed:
-        return "the sandbox is off (a zygote's children need bubblewrap)"
     if os.geteuid() != 0:
         # (worded for tests/skip_policy.py: a documented reason to skip)
         return ("the zygote needs a grader running as root (CAP_SYS_ADMIN for each "
