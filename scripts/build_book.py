@@ -31,9 +31,16 @@ ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 
 
 def execute_pages(book_dir: Path, output_dir: Path, jobs: int) -> int:
-    """Fill the notebook cache in parallel; the number of pages that failed."""
+    """Fill the notebook cache in parallel; the number of pages that failed (-1:
+    the book's configuration is wrong)."""
+    from sphinx.errors import SphinxError
+
     start = time.perf_counter()
-    work = parallel_execute.plan(book_dir, output_dir)
+    try:
+        work = parallel_execute.plan(book_dir, output_dir)
+    except SphinxError as error:  # a bad configuration, say: one line, as Sphinx says it
+        print(f"error: {error}", file=sys.stderr)
+        return -1
     print(f"{len(work.pending)} page(s) to execute, {work.cached} cached "
           f"({time.perf_counter() - start:.1f} s to check)", flush=True)
     if not work.pending:
@@ -50,8 +57,9 @@ def build(book_dir: Path, output_dir: Path, jobs: int) -> int:
     if jobs > 0:
         failed = execute_pages(book_dir, output_dir, jobs)
         if failed:
-            print(f"\nBOOK BUILD FAILED: {failed} page(s) raised (logs above); "
-                  "Sphinx was not run", file=sys.stderr)
+            what = "the configuration" if failed < 0 else f"{failed} page(s) raised"
+            print(f"\nBOOK BUILD FAILED: {what} (see above); Sphinx was not run",
+                  file=sys.stderr)
             return 1
     html = output_dir / "_build" / "html"
     cmd = [

@@ -146,3 +146,15 @@ def test_a_failing_page_fails_the_parallel_build_and_prints_its_log(tmp_path):
         assert "BOOK BUILD FAILED" in result.stderr
     # the pages that passed are cached: the rebuild executed the failing page alone
     assert "1 page(s) to execute, 2 cached" in result.stdout
+
+
+def test_a_configuration_error_is_one_line_not_a_traceback(tmp_path):
+    one_page_book.write(tmp_path, "# A page\n\n```{code-cell} ipython3\nprint(1)\n```\n")
+    config = yaml.safe_load((tmp_path / "_config.yml").read_text())
+    config["sphinx"]["config"]["course_mathjax_source"] = str(tmp_path / "no-mathjax")
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(one_page_book.build_command(tmp_path),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("error: MathJax is not installed"), result.stderr
+    assert "Traceback" not in result.stderr and "BOOK BUILD FAILED" in result.stderr
