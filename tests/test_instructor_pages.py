@@ -363,3 +363,19 @@ def test_a_worker_unit_with_a_wrong_option_is_named():
     assert worker_command_problems(unit.replace(" worker ", " serve ")) == [
         "not python -m autograder worker --broker ...: " + re.search(
             r"^ExecStart=(.*)$", unit, re.M).group(1).replace(" worker ", " serve ")]
+
+
+def test_the_large_class_page_quotes_the_fresh_kernel_cost():
+    """The page's 'X CPU s instead of Y' for a worker without root: fresh kernels
+    (grading_cost-fresh.json) against warm ones (grading_cost.json)."""
+    import json
+
+    warm = json.loads(GRADING_COST.read_text())["assignments"]
+    fresh_file = json.loads((GRADING_COST.parent / "grading_cost-fresh.json").read_text())
+    assert fresh_file["machine"]["kernel_mode"].startswith("fresh")
+    text = " ".join(LARGE_CLASS.read_text().split())
+    for name, figures in fresh_file["assignments"].items():
+        assert figures["kernels_used"] == {"fresh": figures["submissions"]}
+        quoted = (f"`{name}` costs {figures['cpu_s_per_submission']:.2f} CPU s instead of "
+                  f"{warm[name]['cpu_s_per_submission']:.2f}")
+        assert quoted in text, quoted
