@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,15 @@ def test_an_unsafe_set_up_import_means_fresh_kernels(tmp_path):
     result = grader.grade(str(path), "toy")
     assert (result["kernel"], result["score"]) == ("fresh", 2.0)
     assert "must not be imported before fork" in result["kernel_note"]
+
+
+def test_closing_a_zygote_leaves_no_process_or_folder():
+    one = zygote.Zygote(["json"])
+    one.wait_ready()
+    sandbox_pids = {one.proc.pid} | zygote.descendants(one.proc.pid)
+    one.close()
+    assert not one.base.exists()
+    deadline = time.monotonic() + 10  # bubblewrap's inner processes die just after it
+    while [pid for pid in sandbox_pids if zygote._start_time(pid) is not None]:
+        assert time.monotonic() < deadline, sandbox_pids
+        time.sleep(0.05)

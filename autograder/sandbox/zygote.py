@@ -194,13 +194,14 @@ class Zygote:
             shutil.rmtree(slot, ignore_errors=True)
 
     def close(self) -> None:
+        """Kill the zygote at once (its interpreter's exit, TensorFlow's included, can
+        outlast the pool's patience with a worker) and delete its folders."""
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self.proc.kill()  # bubblewrap: --die-with-parent takes the sandbox down
+            self.proc.wait(timeout=5)
         with contextlib.suppress(OSError):
             self.proc.stdin.close()
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+            self.proc.stdout.close()
         self._log.close()
         shutil.rmtree(self.base, ignore_errors=True)
 
