@@ -33,7 +33,10 @@ def add_worker_parser(sub) -> None:
     p.add_argument("--visibility-timeout", type=float,
                    help="Redis: seconds before a killed worker's submission goes to "
                         "another (default: the grading time limit + 600)")
-    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--loglevel", default="INFO",
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="what the worker logs (default INFO: each submission received "
+                        "and done)")
 
 
 def build_parser() -> argparse.ArgumentParser:
