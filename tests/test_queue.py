@@ -26,7 +26,10 @@ from autograder import gradebook as gbook
 from autograder.queued import needs_sending
 
 REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENT = demo.available_assignments()[0]
+#: the demo class (``python -m autograder demo``'s default: the first two assignments);
+#: the kill and rerun tests use its first assignment only
+CLASS = demo.available_assignments()[:2]
+ASSIGNMENT = CLASS[0]
 SERVICES = [pytest.mark.slow, pytest.mark.services,
             pytest.mark.skipif(services.missing() is not None,
                                reason=f"task-queue servers: {services.missing()}")]
@@ -145,8 +148,8 @@ def workers(broker: str, db: str, logs: Path, n: int = 2, **options):
             services.stop(proc, group=True)
 
 
-def results_of(ws: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in (ws / "results" / ASSIGNMENT)
+def results_of(ws: Path, assignment: str = ASSIGNMENT) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (ws / "results" / assignment)
             .glob("*.json")}
 
 
@@ -155,10 +158,10 @@ def verdicts(results: dict[str, dict]) -> dict[str, tuple]:
                 {g: p["points"] for g, p in r["parts"].items()}) for s, r in results.items()}
 
 
-def expected_verdicts(manifest, students) -> dict[str, tuple]:
-    return {s: (manifest["expected"][s][ASSIGNMENT]["status"],
-                manifest["expected"][s][ASSIGNMENT]["score"],
-                manifest["expected"][s][ASSIGNMENT]["parts"]) for s in students}
+def expected_verdicts(manifest, students, assignment=ASSIGNMENT) -> dict[str, tuple]:
+    return {s: (manifest["expected"][s][assignment]["status"],
+                manifest["expected"][s][assignment]["score"],
+                manifest["expected"][s][assignment]["parts"]) for s in students}
 
 
 def as_expected(results: dict[str, dict]) -> dict[str, tuple]:
@@ -178,6 +181,21 @@ def job_counts(db: str) -> dict[str, tuple[int, int]]:
     return {key.student: value for key, value in counts.items()}
 
 
+def class_job_counts(db: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """{(student, assignment): (times queued, times started)}, and one stored result
+    per job at most."""
+    engine = jobstore.connect(db)
+    with engine.connect() as conn:
+        jobs = conn.execute(sa.select(*(jobstore.JOBS.c[k] for k in jobstore.KEY),
+                                      jobstore.JOBS.c.assignment)).all()
+        stored = conn.execute(sa.select(*(jobstore.RESULTS.c[k] for k in jobstore.KEY))
+                              ).all()
+        counts = jobstore.counts(conn)
+    engine.dispose()
+    assert len(stored) == len(set(stored)), "a submission has two stored results"
+    return {(row[0], row[-1]): counts[jobstore.JobKey(*row[:-1])] for row in jobs}
+
+
 def only(students):
     return [arg for s in students for arg in ("--student", s)]
 
@@ -192,35 +210,39 @@ def servers():
 @pytest.fixture(scope="module")
 def demo_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("queue-class")
-    return root, demo.make_class(root / "incoming", [ASSIGNMENT])
+    return root, demo.make_class(root / "incoming", CLASS)
 
 
-def new_workspace(root: Path, name: str, manifest) -> Path:
+def new_workspace(root: Path, name: str, manifest, assignments=(ASSIGNMENT,)) -> Path:
     ws = root / name
-    autograder("collect", manifest["sources"][ASSIGNMENT], "-a", ASSIGNMENT, "-w", ws)
+    for assignment in assignments:
+        autograder("collect", manifest["sources"][assignment], "-a", assignment, "-w", ws)
     return ws
 
 
 @pytest.fixture(scope="module")
 def queue_and_local(servers, demo_class):
-    """The whole class (one assignment) through two workers into PostgreSQL, then
-    feedback, export and report on that gradebook; and the local pool into SQLite."""
+    """The demo class (both its assignments, one grade command) through two workers
+    into PostgreSQL, then feedback, export and report on that gradebook; and the local
+    pool into SQLite."""
     broker, postgres = servers
     root, manifest = demo_class
     db = services.create_database(postgres, "whole_class")
-    ws = new_workspace(root, "queue-ws", manifest)
+    ws = new_workspace(root, "queue-ws", manifest, CLASS)
     started = time.monotonic()
     with workers(f"{broker}/1", db, root) as procs:
-        graded = autograder("grade", ASSIGNMENT, "-w", ws, "--broker", f"{broker}/1",
-                            "--db", db, timeout=1800)
+        graded = autograder("grade", *CLASS, "-w", ws, "--broker", f"{broker}/1",
+                            "--db", db, timeout=2400)
         seconds = time.monotonic() - started
         assert all(proc.poll() is None for proc in procs), "a worker died"
-    for command in ("feedback", "export", "report"):
-        autograder(command, ASSIGNMENT, "-w", ws, "--db", db)
-    local = new_workspace(root, "local-ws", manifest)
-    autograder("grade", ASSIGNMENT, "-w", local, "-j", 2, timeout=1800)
-    autograder("export", ASSIGNMENT, "-w", local)
-    print(f"queue: {len(manifest['students'])} notebooks in {seconds:.0f} s")
+    for assignment in CLASS:
+        for command in ("feedback", "export", "report"):
+            autograder(command, assignment, "-w", ws, "--db", db)
+    local = new_workspace(root, "local-ws", manifest, CLASS)
+    autograder("grade", *CLASS, "-w", local, "-j", 2, timeout=2400)
+    for assignment in CLASS:
+        autograder("export", assignment, "-w", local)
+    print(f"queue: {len(manifest['students']) * len(CLASS)} notebooks in {seconds:.0f} s")
     return ws, db, local, manifest, graded
 
 
@@ -236,12 +258,15 @@ def test_two_workers_grade_each_student_once_with_the_local_pools_verdicts(
         queue_and_local):
     ws, db, local, manifest, graded = queue_and_local
     students = set(manifest["students"])
-    assert set(results_of(ws)) == students
-    assert verdicts(results_of(ws)) == verdicts(results_of(local))
-    assert as_expected(results_of(ws)) == expected_verdicts(manifest, students)
-    assert job_counts(db) == {s: (1, 1) for s in students}
+    for assignment in CLASS:
+        ours = results_of(ws, assignment)
+        assert set(ours) == students
+        assert verdicts(ours) == verdicts(results_of(local, assignment))
+        assert as_expected(ours) == expected_verdicts(manifest, students, assignment)
+    # every student's every notebook queued once, started once, stored once
+    assert class_job_counts(db) == {(s, a): (1, 1) for s in students for a in CLASS}
     assert "graded by the task queue's workers" in graded.stderr
-    assert f"{len(students)} submissions:" in graded.stdout
+    assert graded.stdout.count(f"{len(students)} submissions:") == len(CLASS)
     # the notebooks as they ran, for the formgrader, as the local pool writes them
     ran = sorted(p.relative_to(ws) for p in (ws / "autograded").rglob("*.ipynb"))
     assert ran and ran == sorted(p.relative_to(local)
@@ -251,17 +276,19 @@ def test_two_workers_grade_each_student_once_with_the_local_pools_verdicts(
 @needs_servers
 def test_the_postgres_gradebook_equals_the_local_sqlite_one(queue_and_local):
     ws, db, local, manifest, _ = queue_and_local
-    with gbook.open_gradebook(gbook.db_url(ws, db)) as gb:
-        queue_scores = gbook.notebook_scores(gb, ASSIGNMENT, ASSIGNMENT)
-        queue_counts = gbook.submitted_notebook_counts(gb, ASSIGNMENT)
-    with gbook.open_gradebook(gbook.db_url(local)) as gb:
-        local_scores = gbook.notebook_scores(gb, ASSIGNMENT, ASSIGNMENT)
-    assert queue_scores == local_scores
-    assert queue_counts == {(s, ASSIGNMENT): 1 for s in manifest["students"]}
-    with open(ws / "export" / f"{ASSIGNMENT}.csv", newline="") as a, \
-            open(local / "export" / f"{ASSIGNMENT}.csv", newline="") as b:
-        assert list(csv.DictReader(a)) == list(csv.DictReader(b))
-    assert len(list((ws / "feedback").rglob("*.html"))) == len(manifest["students"])
+    for assignment in CLASS:
+        with gbook.open_gradebook(gbook.db_url(ws, db)) as gb:
+            queue_scores = gbook.notebook_scores(gb, assignment, assignment)
+            queue_counts = gbook.submitted_notebook_counts(gb, assignment)
+        with gbook.open_gradebook(gbook.db_url(local)) as gb:
+            local_scores = gbook.notebook_scores(gb, assignment, assignment)
+        assert queue_scores == local_scores
+        assert queue_counts == {(s, assignment): 1 for s in manifest["students"]}
+        with open(ws / "export" / f"{assignment}.csv", newline="") as a, \
+                open(local / "export" / f"{assignment}.csv", newline="") as b:
+            assert list(csv.DictReader(a)) == list(csv.DictReader(b))
+    assert len(list((ws / "feedback").rglob("*.html"))) == \
+        len(manifest["students"]) * len(CLASS)
     assert (ws / "report.html").stat().st_size > 0
 
 
