@@ -34,6 +34,7 @@ import time
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_BIND, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 4096, 16384, 1 << 18, 2, 4
+MS_RDONLY, MS_REMOUNT = 1, 32
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 INIT_UID = 65534  # the namespace's init: not root, not the kernel's uid
@@ -69,9 +70,40 @@ def private_folders(slot: str, tmp_bytes: int) -> None:
     _mount(f"/spool/{slot}/work", "/submission", None, MS_BIND | MS_REC)
     _mount(f"/spool/{slot}/run", "/run/kernel", None, MS_BIND | MS_REC)
     _check(LIBC.umount2(b"/spool", MNT_DETACH), "umount /spool")
+    # Python's folders that live under /tmp (a checkout or venv there: a CI clone) are
+    # bound into the sandbox below /tmp: keep a handle on each, then bind them back
+    # (read-only) into the fresh /tmp, as bubblewrap does for a fresh kernel.
+    kept = {path: os.open(path, os.O_PATH) for path in _mounts_below("/tmp/")}
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(tmp_bytes)},mode=1777")
+    for path, fd in sorted(kept.items()):
+        _make_dirs(path)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        os.close(fd)
     # as in a fresh kernel's sandbox (bubblewrap's /dev): there, but not writable
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+
+
+def _mounts_below(prefix: str) -> list:
+    """Mount points under ``prefix`` (outermost first), from this mount namespace."""
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        for line in fh:
+            point = line.split()[4].replace("\\040", " ")
+            if point.startswith(prefix) and not any(
+                    point.startswith(p.rstrip("/") + "/") for p in points):
+                points.append(point)
+    return points
+
+
+def _make_dirs(path: str) -> None:
+    """``path`` and its missing parents, traversable by the kernel's uid."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts) + 1):
+        folder = "/" + "/".join(parts[:i])
+        if not os.path.isdir(folder):
+            os.mkdir(folder)
+            os.chmod(folder, 0o755)
 
 
 def become_kernel(request: dict) -> None:
