@@ -17,9 +17,9 @@ import ast
 import contextlib
 import hashlib
 import importlib
-import sys
 import json
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -230,6 +230,13 @@ def _fresh_parts(instructor_nb) -> dict[str, dict]:
 #: Gradings of a notebook whose set-up cell timed out (each in a new kernel) before it
 #: is left for the instructor's review.
 SETUP_ATTEMPTS = 2
+
+
+def task_backstop(limits: kernels.Limits) -> float:
+    """Wall time after which a grading is stuck: every kernel start and set-up attempt
+    (the set-up's time is not the notebook's), the notebook's time, a minute to stop."""
+    return (SETUP_ATTEMPTS * (limits.startup_timeout + limits.setup_timeout)
+            + limits.notebook_timeout + 60)
 
 
 def grade_submission(submission_path, assignment, instructor_nb, checks, references,

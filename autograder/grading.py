@@ -29,7 +29,6 @@ from autograder.jobstore import JobKey
 from autograder.progress import Progress
 from autograder.queued import QueueConfig, QueuePool
 from autograder.scheduler import KERNEL_THREAD_ENV, Pool, PoolConfig, Task, default_workers
-from autograder.taskqueue import task_backstop
 from autograder.workspace import (
     atomic_write_text, check_workspace, folder_sha256, load_results, notebook_in,
     results_dir, roster_names, submission_dirs,
@@ -78,12 +77,13 @@ def grade(workspace, assignments, *, workers: int | None = None, force: bool = F
     if broker:
         n_workers = 0  # the queue's workers, wherever they run
         pool = QueuePool(QueueConfig(
-            broker, gbook.db_url(workspace, db), spec, task_backstop(limits), job_keys(plan), force=force,
-            requeue=requeue, err=err))
+            broker, gbook.db_url(workspace, db), spec, grade_one.task_backstop(limits),
+            job_keys(plan), force=force, requeue=requeue, err=err))
     else:
         n_workers = max(1, min(workers or default_workers(), len(plan.todo) or 1))
         pool = Pool(PoolConfig(spec=spec, workers=n_workers,
-                               task_timeout=task_backstop(limits),  # a stuck worker
+                               # a backstop for a stuck worker
+                               task_timeout=grade_one.task_backstop(limits),
                                log_dir=workspace / "logs" / "+".join(names),
                                env=KERNEL_THREAD_ENV))
     try:

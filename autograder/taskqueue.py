@@ -54,15 +54,8 @@ WORKER_LOST = "this submission stopped its grading worker twice"
 CRASH_ENV = "AUTOGRADER_TEST_CRASH_STUDENT"
 
 
-def task_backstop(limits: kernels.Limits) -> float:
-    """Wall time after which a grading is stuck: every kernel start and set-up attempt
-    (the set-up's time is not the notebook's), the notebook's time, a minute to stop."""
-    return (grade_one.SETUP_ATTEMPTS * (limits.startup_timeout + limits.setup_timeout)
-            + limits.notebook_timeout + 60)
-
-
 def default_visibility_timeout() -> float:
-    return task_backstop(kernels.Limits()) + 600
+    return grade_one.task_backstop(kernels.Limits()) + 600
 
 
 def make_app(broker: str, db: str, visibility_timeout: float | None = None):
@@ -217,7 +210,7 @@ def _refusal(spec: dict, worker: str) -> str | None:
 def _warn_if_redelivered_early(app, spec: dict) -> None:
     """A grading longer than the visibility timeout is handed to a second worker too:
     double work, one stored result. Say so rather than refuse the whole run."""
-    needed = task_backstop(kernels.Limits(**spec["limits"]))
+    needed = grade_one.task_backstop(kernels.Limits(**spec["limits"]))
     visibility = app.conf.autograder_visibility
     if str(app.conf.broker_url).startswith("redis") and needed > visibility \
             and needed not in _CHILD.setdefault("warned", set()):  # once per child

@@ -186,7 +186,7 @@ def pick_uid() -> int:
     return 200000 + (os.getpid() * 64 + n) % 100000
 
 
-def _rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
+def rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
     r = {"RLIMIT_AS": int(limits.memory_bytes), "RLIMIT_FSIZE": int(limits.max_file_bytes),
          "RLIMIT_CORE": 0}
     if sandboxed_uid:
@@ -198,7 +198,7 @@ def _rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
 def kernel_command(limits: Limits, sandboxed: bool, uid: int | None, runtime: str,
                    workdir: Path) -> list[str]:
     """The kernel's launch command; jupyter_client fills in ``{connection_file}``."""
-    wrapper_args = {"conn": "{connection_file}", "rlimits": _rlimits(limits, uid is not None),
+    wrapper_args = {"conn": "{connection_file}", "rlimits": rlimits(limits, uid is not None),
                     "uid": uid, "gid": uid}
     inner = [sys.executable, "-c", _WRAPPER, json.dumps(wrapper_args)]
     if not sandboxed:
@@ -230,10 +230,6 @@ def zygote_command(spool: str, program: str, args: str) -> list[str]:
             "--unsetenv", "JPY_PARENT_PID", "--cap-add", "CAP_SYS_ADMIN",
             "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
             "--", sys.executable, "-c", program, args]
-
-
-def rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
-    return _rlimits(limits, sandboxed_uid)
 
 
 def kernel_env(sandboxed: bool, workdir: Path, runtime: str,
