@@ -152,12 +152,15 @@ def create_database(server: str, name: str) -> str:
 
 
 def start_worker(broker: str, db: str, log: Path, concurrency: int = 1,
-                 visibility_timeout: float = 60, env: dict | None = None):
+                 visibility_timeout: float | None = None, env: dict | None = None):
     """``python -m autograder worker`` in its own process group (so a test can kill it
-    whole, children included)."""
+    whole, children included). ``visibility_timeout``: None keeps the worker's default
+    (longer than any grading), so that a slow grading on a busy machine is never handed
+    to a second worker; only the test of a killed worker needs a short one."""
+    short = [] if visibility_timeout is None else ["--visibility-timeout",
+                                                   str(visibility_timeout)]
     return subprocess.Popen(
         [sys.executable, "-m", "autograder", "worker", "--broker", broker, "--db", db,
-         "--concurrency", str(concurrency), "--visibility-timeout",
-         str(visibility_timeout)],
+         "--concurrency", str(concurrency), *short],
         cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
         stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
