@@ -2,7 +2,7 @@
 
 Workers never write nbgrader's tables: the local pool's hand their results to the main
 process, the task queue's store theirs in tables of their own in the same database
-(``jobstore.py``), and the instructor's ``grade`` records each one here, one submission
+(``queue/tables.py``), and the instructor's ``grade`` records each one here, one submission
 per transaction. So nbgrader's tables have one writer, and any SQLAlchemy URL nbgrader
 accepts works (``--db``; a plain ``postgresql://`` uses the installed psycopg2).
 
@@ -16,21 +16,26 @@ from __future__ import annotations
 
 import copy
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import sqlalchemy
 import sqlalchemy.exc
 from nbgrader import utils as nbutils
-from nbgrader.api import Gradebook, MissingEntry, SubmittedNotebook
+from nbgrader.api import (
+    Assignment, Comment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment,
+    SubmittedNotebook,
+)
 from sqlalchemy.exc import SAWarning
 from nbgrader.preprocessors import (
     ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells,
 )
 
-from autograder.config import course_id, put_venv_on_path
+from autograder.nbgrader_settings import course_id, put_venv_on_path
 from autograder.errors import UsageError
-from autograder.jobstore import database_url
+from autograder.grading.result import Result
+from autograder.queue.tables import database_url
 
 
 def db_url(workspace: Path, db: str | None = None) -> str:
@@ -101,52 +106,125 @@ def read_timestamp(submission_dir: Path) -> str | None:
     return None
 
 
-def record(gb: Gradebook, assignment: str, notebook: str, student: str, result: dict,
-           timestamp: str | None = None, name: str | None = None) -> bool:
-    """Write one submission's result; returns True if anything changed.
+@dataclass
+class Entry:
+    """One result to record: its notebook's name, and the submission's timestamp and
+    the student's name as collect found them."""
+
+    result: Result
+    notebook: str
+    timestamp: str | None = None
+    name: str | None = None
+
+
+def record(gb: Gradebook, result: Result, notebook: str, timestamp: str | None = None,
+           name: str | None = None) -> bool:
+    """Write one submission's result (of ``result.student`` for ``result.assignment``);
+    returns True if anything changed. ``record_many`` for one."""
+    return record_many(gb, [Entry(result, notebook, timestamp, name)]) > 0
+
+
+def record_many(gb: Gradebook, entries: list[Entry]) -> int:
+    """Write the results of one assignment's submissions in one transaction (a few
+    queries for the whole batch, whatever its size); returns how many changed.
 
     Only ``auto_score`` (and ``needs_manual_grade`` when the auto score changes, or
-    when the part is left for review) is written: an instructor's manual scores and comments are never touched, and a
-    re-run with an unchanged result writes nothing.
+    when the part is left for review) is written: an instructor's manual scores and
+    comments are never touched, and a re-run with an unchanged result writes nothing.
     """
-    changed = False
+    if not entries:
+        return 0
+    assignments = {entry.result.assignment for entry in entries}
+    if len(assignments) != 1:
+        raise ValueError(f"record_many: one assignment at a time, not {sorted(assignments)}")
     try:
-        gb.find_student(student)
-    except MissingEntry:
-        gb.add_student(student, **({"last_name": name} if name else {}))
+        changed = _record(gb, assignments.pop(), entries)
+        gb.db.commit()
+    except BaseException:
+        gb.db.rollback()
+        raise
+    return changed
+
+
+def _record(gb: Gradebook, assignment: str, entries: list[Entry]) -> int:
+    students = {entry.result.student for entry in entries}
+    known = {row[0] for row in gb.db.query(Student.id).filter(Student.id.in_(students))}
+    for entry in entries:
+        student = entry.result.student
+        if student not in known:
+            gb.db.add(Student(id=student, **({"last_name": entry.name} if entry.name
+                                              else {})))
+            known.add(student)
+    submissions = _submissions(gb, assignment, students)
+    changed = 0
+    for entry in entries:
+        submission, new = submissions.get(entry.result.student), False
+        if submission is None:
+            submission = submissions[entry.result.student] = _new_submission(
+                gb, assignment, entry.result.student)
+            new = True
+        changed += _apply(submission, entry) or new
+    return changed
+
+
+def _submissions(gb: Gradebook, assignment: str, students: set[str]) -> dict:
+    """{student: nbgrader's submission} of those who have one, notebooks and grades
+    loaded in the same few queries."""
+    from sqlalchemy.orm import selectinload
+
+    rows = (gb.db.query(SubmittedAssignment)
+            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+            .filter(Assignment.name == assignment,
+                    SubmittedAssignment.student_id.in_(students))
+            .options(selectinload(SubmittedAssignment.notebooks)
+                     .selectinload(SubmittedNotebook.grades)))
+    return {row.student_id: row for row in rows}
+
+
+def _new_submission(gb: Gradebook, assignment: str, student: str) -> SubmittedAssignment:
+    """nbgrader's ``add_submission`` without its commit: the submission, a notebook
+    per notebook of the assignment, a grade per graded cell, a comment per answer."""
+    with warnings.catch_warnings():
+        # nbgrader's rows are built before they join the session, as nbgrader does;
+        # SQLAlchemy warns about that, harmlessly (nbgrader's own runs too)
+        warnings.simplefilter("ignore", SAWarning)
+        submission = SubmittedAssignment(assignment=gb.find_assignment(assignment),
+                                         student_id=student)
+        for notebook in submission.assignment.notebooks:
+            nb = SubmittedNotebook(notebook=notebook, assignment=submission)
+            for cell in notebook.grade_cells:
+                Grade(cell=cell, notebook=nb)
+            for cell in notebook.solution_cells:
+                Comment(cell=cell, notebook=nb)
+            for cell in notebook.task_cells:
+                Comment(cell=cell, notebook=nb)
+                Grade(cell=cell, notebook=nb)
+        gb.db.add(submission)
+    return submission
+
+
+def _apply(submission, entry: Entry) -> bool:
+    """Write one result's automatic scores and timestamp; whether anything changed."""
+    result, changed = entry.result, False
+    when = nbutils.parse_utc(entry.timestamp) if entry.timestamp else None
+    if when is not None and submission.timestamp != when:
+        submission.timestamp = when
         changed = True
-    when = nbutils.parse_utc(timestamp) if timestamp else None
-    try:
-        submission = gb.find_submission(assignment, student)
-    except MissingEntry:
-        with warnings.catch_warnings():
-            # nbgrader's add_submission builds its rows before adding them to the
-            # session; SQLAlchemy warns about that, harmlessly (nbgrader's own runs too)
-            warnings.simplefilter("ignore", SAWarning)
-            submission = gb.add_submission(assignment, student,
-                                           **({"timestamp": when} if when else {}))
-        changed = True
-    else:
-        if when is not None and submission.timestamp != when:
-            submission.timestamp = when
-            changed = True
-    parts = result.get("parts", {})
     for nb in submission.notebooks:
-        if nb.name != notebook:
+        if nb.name != entry.notebook:
             continue
         for grade in nb.grades:
-            part = parts.get(grade.name)
-            if part is None or not part.get("auto"):
+            part = result.parts.get(grade.name)
+            if part is None or not part.auto:
                 continue  # graded by hand: nothing to write
-            auto = float(part["points"])
+            auto = float(part.points)
             # a part the grader could not judge (its check failed, not the student) is
             # flagged for the formgrader instead of standing as a silent 0
-            review = bool(part.get("review"))
+            review = bool(part.review)
             if grade.auto_score != auto or (review and not grade.needs_manual_grade):
                 grade.auto_score = auto
                 grade.needs_manual_grade = review or grade.manual_score is not None
                 changed = True
-    gb.db.commit()
     return changed
 
 

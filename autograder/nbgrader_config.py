@@ -11,7 +11,7 @@ uses a throw-away gradebook in a temporary folder.
 Give it to nbgrader's commands with
 ``nbgrader <command> --JupyterApp.config_file=autograder/nbgrader_config.py ...``
 (nbgrader 0.9 has no ``--config`` alias), or load it in Python with
-``autograder.config.course_config()``. Loading it creates nothing: the grading commands
+``autograder.nbgrader_settings.course_config()``. Loading it creates nothing: the grading commands
 create the workspace (``python -m autograder collect`` or ``grade``), and nbgrader's own
 commands are meant for a workspace that exists.
 """
@@ -53,3 +53,8 @@ c.IgnorePattern.pattern = (
 
 # A notebook trains small models; no cell of a correct answer needs more than a few s.
 c.Execute.timeout = 120
+# nbgrader's Execute raises when a cell's last output arrives more than iopub_timeout
+# after its reply (nbclient's default: 4 s); a Keras fit on a busy machine took longer,
+# and `nbgrader validate` called a correct solution failed. Waiting costs nothing when
+# the output comes sooner.
+c.Execute.iopub_timeout = 60

@@ -122,29 +122,6 @@ def results_dir(workspace: Path, assignment: str) -> Path:
     return workspace / "results" / assignment
 
 
-def load_results(workspace: Path, assignment: str) -> dict[str, dict]:
-    """{student: result} of every graded submission of the assignment."""
-    out = {}
-    folder = results_dir(workspace, assignment)
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        data = read_json(path)
-        if isinstance(data, dict) and "status" in data:
-            out[path.stem] = data
-    return out
-
-
-def graded_results(workspace: Path, assignment: str) -> dict[str, dict]:
-    """``load_results``, refused when there is none (feedback, export and report need
-    a graded assignment)."""
-    results = load_results(workspace, assignment)
-    if not results:
-        graded = assignments_in(workspace)
-        known = f" (graded: {', '.join(graded)})" if graded else ""
-        raise UsageError(f"no results for {assignment} in {workspace / 'results'}"
-                         f"{known}: run grade first")
-    return results
-
-
 def assignments_in(workspace: Path) -> list[str]:
     """Every assignment with a results folder, sorted."""
     root = workspace / "results"

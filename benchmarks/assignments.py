@@ -7,7 +7,7 @@ start and TensorFlow's import included, after splitting each graded test cell in
 visible part and its hidden block so that the hidden block is timed on its own.
 Prints, per notebook, the wall-clock time from kernel start to the last cell, the
 slowest cell, and the slowest hidden block; with the machine's load average, since
-other work on the machine slows every figure down. Targets (issue 5): a notebook
+other work on the machine slows every figure down. Targets: a notebook
 under 30 s, a hidden block under 2 s.
 """
 
@@ -24,20 +24,24 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder.checks import ASSIGNMENTS  # noqa: E402
-from autograder.checks import notebook as nbt  # noqa: E402
+from autograder.checks import ASSIGNMENTS  # noqa: E402 - after the sys.path line
+from autograder.checks import notebook as nbt  # noqa: E402 - after the sys.path line
+from autograder.notebook.nbgrader_cells import (  # noqa: E402 - after the sys.path line
+    HIDDEN_BEGIN_LINE, nbgrader_meta,
+)
 
 
 def split_hidden(nb):
     """A copy of nb whose graded test cells are split: visible part, then hidden block."""
     out = nbformat.v4.new_notebook(metadata=nb.metadata)
     for cell in nb.cells:
-        meta = nbt.nbgrader_meta(cell)
-        if cell.cell_type == "code" and meta.get("grade") and nbt.HIDDEN_BEGIN in cell.source:
-            visible, hidden = cell.source.split(nbt.HIDDEN_BEGIN)
-            out.cells.append(nbformat.v4.new_code_cell(visible, metadata={"part": meta["grade_id"]}))
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and meta.get("grade") and HIDDEN_BEGIN_LINE in cell.source:
+            visible, hidden = cell.source.split(HIDDEN_BEGIN_LINE)
             out.cells.append(nbformat.v4.new_code_cell(
-                nbt.HIDDEN_BEGIN + hidden, metadata={"hidden": meta["grade_id"]}))
+                visible, metadata={"part": meta["grade_id"]}))
+            out.cells.append(nbformat.v4.new_code_cell(
+                HIDDEN_BEGIN_LINE + hidden, metadata={"hidden": meta["grade_id"]}))
         else:
             out.cells.append(nbformat.v4.new_code_cell(cell.source) if cell.cell_type == "code"
                              else nbformat.v4.new_markdown_cell(cell.source))
@@ -49,7 +53,9 @@ def _seconds(cell):
     start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
     if not start or not end:
         return 0.0
-    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    def parse(stamp):
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
     return (parse(end) - parse(start)).total_seconds()
 
 
@@ -79,7 +85,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
-    print(f"{'notebook':<16} {'total s':>8} {'slowest cell s':>15} {'slowest hidden s':>17}  errors")
+    print(f"{'notebook':<16} {'total s':>8} {'slowest cell s':>15} "
+          f"{'slowest hidden s':>17}  errors")
     worst_total, worst_hidden = 0.0, 0.0
     for name in args.assignments:
         for _ in range(args.repeat):

@@ -36,9 +36,23 @@ initial weights and shuffle order alone (book/keras/six-steps.md quotes it);
 
 Timings are wall-clock seconds on whatever machine runs this; check that the
 machine is otherwise idle (`uptime`) and compare ratios, not absolute numbers.
+
+``--out FILE`` also records the run, with the machine it ran on, in one section of a
+JSON file (``timing``, ``seeds``, ``seeds_init`` or ``seeds_shuffle``; the other
+sections are kept), so that a page can quote a recorded run and a test can read
+the quotes from it. No run is recorded yet: book/keras/six-steps.md's two tables come
+from printed runs, and no test checks them. Record all four on an otherwise idle
+machine (the timing rounds must not differ by more than the differences they show):
+
+    OUT=benchmarks/results/keras_fit.json
+    .venv/bin/python benchmarks/keras_fit.py --repeats 2 --out $OUT
+    .venv/bin/python benchmarks/keras_fit.py --seeds 10 --out $OUT
+    .venv/bin/python benchmarks/keras_fit.py --seeds 5 --vary init --out $OUT
+    .venv/bin/python benchmarks/keras_fit.py --seeds 5 --vary shuffle --out $OUT
 """
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -49,11 +63,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from course.data import load_iris_shuffled  # noqa: E402
+from course.data import load_iris_shuffled
 
 SEED = 116
 
@@ -110,12 +124,18 @@ VARIANTS = {
 }
 
 
+FINAL_NAMES = ["loss", "sparse_categorical_accuracy",
+               "val_loss", "val_sparse_categorical_accuracy"]
+
+
 def final_numbers(history):
     """Last loss, accuracy, val_loss, val accuracy (NaN when fit never validated)."""
     h = history.history
-    names = ["loss", "sparse_categorical_accuracy",
-             "val_loss", "val_sparse_categorical_accuracy"]
-    return tuple(h[name][-1] if name in h else float("nan") for name in names)
+    return tuple(h[name][-1] if name in h else float("nan") for name in FINAL_NAMES)
+
+
+def _rounded(value):
+    return None if value != value else round(float(value), 6)  # NaN -> null
 
 
 def run_variant(name, x, y, epochs):
@@ -153,7 +173,7 @@ def time_variants(x, y, epochs, names, repeats=1, fresh_process=True):
           f"{platform.processor() or 'cpu'}, {os.cpu_count()} cores, "
           f"TF {tf.__version__}, Keras {keras.__version__}; "
           f"load average {os.getloadavg()[0]:.1f} at the start\n", flush=True)
-    best, numbers = {}, {}
+    best, numbers, all_seconds = {}, {}, {}
     for _ in range(repeats):
         for name in names:
             if fresh_process:
@@ -161,6 +181,7 @@ def time_variants(x, y, epochs, names, repeats=1, fresh_process=True):
             else:
                 seconds, numbers[name] = run_variant(name, x, y, epochs)
             best[name] = min(seconds, best.get(name, float("inf")))
+            all_seconds.setdefault(name, []).append(round(seconds, 2))
     header = (f"{'variant':24s} {'seconds':>8s} {'ms/epoch':>9s} {'speed-up':>9s}   "
               f"{'loss':>6s} {'acc':>6s} {'val_loss':>8s} {'val_acc':>7s}")
     print(header)
@@ -173,6 +194,11 @@ def time_variants(x, y, epochs, names, repeats=1, fresh_process=True):
               f"{baseline / seconds:8.2f}x   {loss:6.3f} {acc:6.3f} {val_loss:8.3f} "
               f"{val_acc:7.3f}", flush=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+    return {"epochs": epochs, "repeats": repeats, "variants": {
+        name: {"seconds": round(best[name], 2), "all_seconds": all_seconds[name],
+               "speedup": round(baseline / best[name], 2),
+               "final": dict(zip(FINAL_NAMES, map(_rounded, numbers[name])))}
+        for name in names}}
 
 
 def seed_spread(x, y, epochs, num_seeds, vary):
@@ -193,10 +219,42 @@ def seed_spread(x, y, epochs, num_seeds, vary):
         history = fit_notes(model, x, y, epochs=epochs)
         rows.append(final_numbers(history))
         print(f"{seed:5d} " + " ".join(f"{v:7.3f}" for v in rows[-1]), flush=True)
-    rows = np.array(rows)
-    print("\n  min " + " ".join(f"{v:7.3f}" for v in rows.min(axis=0)))
-    print("  max " + " ".join(f"{v:7.3f}" for v in rows.max(axis=0)))
+    table = np.array(rows)
+    print("\n  min " + " ".join(f"{v:7.3f}" for v in table.min(axis=0)))
+    print("  max " + " ".join(f"{v:7.3f}" for v in table.max(axis=0)))
     print("notes  0.333   0.967     0.400    1.000")
+    return {"epochs": epochs, "varied": varied, "runs": {
+        str(seed): dict(zip(FINAL_NAMES, map(_rounded, row)))
+        for seed, row in zip(seeds, rows)}}
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def record(path, section, result, load_before):
+    """Write ``result`` into ``section`` of the JSON file at ``path``, with the machine."""
+    path = Path(path)
+    report = json.loads(path.read_text()) if path.exists() else {}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                            cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True).stdout.strip()
+    report[section] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "cpu_model": cpu_model(),
+                    "python": platform.python_version(), "tensorflow": tf.__version__,
+                    "keras": keras.__version__, "commit": commit,
+                    "load_before": load_before,
+                    "load_after": [round(v, 2) for v in os.getloadavg()]},
+        **result}
+    path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    print(f"recorded in {path} ({section})")
 
 
 def time_pages(names=None):
@@ -234,6 +292,8 @@ def main():
     parser.add_argument("--pages", nargs="*", metavar="PAGE",
                         help="instead, time the cold execution of the Keras pages "
                              "(all, or the named ones, e.g. six-steps)")
+    parser.add_argument("--out", metavar="FILE",
+                        help="record the results in this JSON file (one section per mode)")
     parser.add_argument("--one", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:   # one timing for time_variants, printed as JSON on the last line
@@ -246,10 +306,15 @@ def main():
         time_pages(args.pages)
         return
     x, y = load_iris_shuffled()  # all 150 flowers, shuffled with seed 116, as in the notes
+    load_before = [round(v, 2) for v in os.getloadavg()]
     if args.seeds:
-        seed_spread(x, y, args.epochs, args.seeds, args.vary)
+        result = seed_spread(x, y, args.epochs, args.seeds, args.vary)
+        section = "seeds" if args.vary == "both" else f"seeds_{args.vary}"
     else:
-        time_variants(x, y, args.epochs, args.variants, args.repeats)
+        result = time_variants(x, y, args.epochs, args.variants, args.repeats)
+        section = "timing"
+    if args.out:
+        record(args.out, section, result, load_before)
 
 
 if __name__ == "__main__":

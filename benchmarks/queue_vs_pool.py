@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import grading_cost  # noqa: E402  (this folder: the CPU counter, the machine)
 import services  # noqa: E402  (tests/services.py: real redis-server and PostgreSQL)
 
-from autograder import demo  # noqa: E402
+from autograder.commands import demo  # noqa: E402 - after the sys.path line
 
 PY = sys.executable
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")

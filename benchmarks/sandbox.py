@@ -7,12 +7,13 @@ Alternates sandboxed and plain runs (so that a change in machine load hits both)
 
 1. kernel start-up: ``sandbox.start_kernel`` until the kernel answers, then shut down;
 2. start-up plus ``import tensorflow`` and one tiny op (the floor of a graded notebook);
-3. ``grade_one.grade_submission`` of the instructor's own notebook (all parts pass).
+3. ``grading.submission.grade_submission`` of the instructor's own notebook (all parts pass).
 
-With ``--class`` it instead grades the synthetic class of issue 6 (autograder/demo.py,
+With ``--class`` it instead grades the demo class (``python -m autograder demo``,
 collected once) with ``python -m autograder grade --force`` in the sandbox and with
-``--no-sandbox``, alternately, ``--repeats`` times each: the figure issue 7 bounds at
-+15%. (benchmarks/autograde.py prints it too, next to plain nbgrader's serial time.)
+``--no-sandbox``, alternately, ``--repeats`` times each: what the sandbox costs a
+whole class. (benchmarks/autograde.py prints it too, next to plain nbgrader's serial
+time.)
 
 Prints medians, the sandboxed/plain ratio, and the load average before and after
 (timings are wall clock: quote them from a quiet machine).
@@ -32,8 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from autograder import grade_one, sandbox  # noqa: E402
-from autograder.scheduler import KERNEL_THREAD_ENV  # noqa: E402
+from autograder import sandbox  # noqa: E402 - after the sys.path line
+from autograder.grading import submission  # noqa: E402 - after the sys.path line
+from autograder.grading.assignment import load_assignment  # noqa: E402 - after the sys.path line
+from autograder.pool import KERNEL_THREAD_ENV  # noqa: E402 - after the sys.path line
 
 
 def start_only(sandboxed: bool) -> float:
@@ -58,19 +61,17 @@ def with_tensorflow(sandboxed: bool) -> float:
 
 def grade_solution(sandboxed: bool, assignment) -> float:
     start = time.perf_counter()
-    result = grade_one.grade_submission(
-        assignment.template_path, assignment.name, assignment.template,
-        assignment.checks, assignment.references, sandbox.Limits(), sandboxed,
-        support_dir=assignment.support_dir)
-    assert result["status"] == "graded" and result["score"] == sum(
-        p["max_points"] for p in result["parts"].values() if p["auto"]), result
+    result = submission.grade_submission(assignment.template_path, assignment,
+                                         submission.Kernels(sandbox.Limits(), sandboxed))
+    assert result.status == "graded" and result.score == sum(
+        p.max_points for p in result.parts.values() if p.auto), result
     return time.perf_counter() - start
 
 
 def grade_class(repeats: int, workers: int) -> None:
     import subprocess
 
-    from autograder import demo
+    from autograder.commands import demo
 
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         work = Path(tmp)
@@ -120,7 +121,7 @@ def main() -> None:
         return
     os.environ["AUTOGRADER_SANDBOX_WARNED"] = "1"  # plain runs are on purpose here
     os.environ.update(KERNEL_THREAD_ENV)
-    assignment = grade_one.load_assignment(args.assignment)
+    assignment = load_assignment(args.assignment)
     print(f"load average before: {os.getloadavg()}, {os.cpu_count()} cores")
     measures = {
         "kernel start-up": start_only,

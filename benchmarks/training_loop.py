@@ -26,14 +26,13 @@ printed) and compare ratios rather than absolute numbers.
 import argparse
 import os
 import platform
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from course.loop import train, train_notes, train_numpy  # noqa: E402
+from course.loop import train, train_notes, train_numpy
 
 LR = 0.1
 

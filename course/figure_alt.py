@@ -9,6 +9,10 @@ matplotlib's inline backend shows carries, in its output metadata,
 - ``{"course/figure_problems": [...]}``: what the figure lacks (a title, an axis
   label), which the build reports as a warning, so the strict build fails.
 
+Each shown figure is also kept as SVG with its words as text (``svg.fonttype`` none):
+the English site shows the PNG, a translated site the SVG with its words replaced
+from the page's catalogue (course.sphinx_i18n), so both sites share one execution.
+
 Nothing here changes how a figure looks, and outside the build nothing calls it.
 """
 
@@ -98,15 +102,28 @@ def figure_metadata(fig, base: dict | None = None) -> dict:
     return metadata
 
 
+# SVG text stays text, so that a translated site can replace the words; a fixed salt
+# keeps the SVG's element ids the same from one run to the next.
+SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "course"}
+
+
 def install() -> None:
-    """Make matplotlib-inline attach figure_metadata to every figure it shows.
+    """Make matplotlib-inline attach figure_metadata to every figure it shows, as PNG
+    and as SVG (SVG_RC).
 
     matplotlib-inline shows figures (plt.show, and at the end of each cell) with
     ``display(fig, metadata=_fetch_figure_metadata(fig))``; this wraps that one
     function. A figure left as a cell's last value goes through IPython's formatter
     instead and gets no alt text: the build reports it, and ``plt.show()`` fixes it.
     """
+    import matplotlib
     import matplotlib_inline.backend_inline as inline
+    from matplotlib_inline.config import InlineBackend
+
+    matplotlib.rcParams.update(SVG_RC)
+    # the one instance, whether the kernel has already started the inline backend
+    # (the change reaches its formatters at once) or not (it reads this when it does)
+    InlineBackend.instance().figure_formats = {"png", "svg"}
 
     original = inline._fetch_figure_metadata
     if getattr(original, "_course_alt", False):

@@ -48,3 +48,66 @@ def parts_outcomes(assignment: str, outcomes: dict[str, dict[str, int]]):
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize="small",
               frameon=False)
     return fig
+
+
+#: the grading steps of ``benchmarks/grading_cost.py``'s profile, in the groups the
+#: grading page's bars show (the first group's steps are the grader's bookkeeping)
+COST_GROUPS = (
+    ("read, write, record", ("between submissions", "read and assemble",
+                             "write graded notebook", "record result"), "#9a9a9a"),
+    ("kernel start and stop", ("kernel start", "kernel stop"), "#6b4c9a"),
+    ("set-up cell", ("set-up cell",), "#3b75af"),
+    ("the student's cells", ("student's cells",), "#2e8b57"),
+    ("visible checks", ("visible checks",), "#9acd32"),
+    ("probes (hidden checks)", ("probe",), "#d9822b"),
+    ("judges", ("judge",), "#a61b1b"),
+)
+
+
+def cost_by_group(cost: dict) -> dict[str, dict[str, float]]:
+    """What the grading page's bars show, from ``benchmarks/results/grading_cost.json``:
+    per assignment, the measured CPU seconds of one submission (``"measured"``) and the
+    profile's CPU seconds in each of ``COST_GROUPS``, rounded to 0.01 s."""
+    out = {}
+    for name, row in cost["assignments"].items():
+        groups = {"measured": round(row["cpu_s_per_submission"], 2)}
+        for label, steps, _ in COST_GROUPS:
+            groups[label] = round(sum(row["profile"].get(step, {}).get("cpu_s", 0.0)
+                                      for step in steps), 2)
+        out[name] = groups
+    return out
+
+
+def grading_cost_bars(costs: dict[str, dict[str, float]], budget: float | None = None):
+    """A matplotlib figure: one stacked bar per assignment, the CPU seconds of one
+    submission by step (``costs``: ``cost_by_group``'s dict); the measured whole is
+    written beside each bar, and what the profile does not attribute is the bar's
+    hatched end; ``budget``: a dashed line at that many seconds."""
+    import matplotlib.pyplot as plt
+
+    names = list(costs)
+    fig, ax = plt.subplots(figsize=(7.0, 1.6 + 0.5 * len(names)))
+    left = [0.0] * len(names)
+    for label, _, color in COST_GROUPS:
+        values = [costs[n].get(label, 0.0) for n in names]
+        ax.barh(names, values, left=left, label=label, color=color)
+        left = [a + b for a, b in zip(left, values)]
+    rest = [max(0.0, costs[n]["measured"] - done) for n, done in zip(names, left)]
+    if any(rest):
+        ax.barh(names, rest, left=left, label="not attributed", color="white",
+                edgecolor="#555555", hatch="///")
+    for y, name in enumerate(names):
+        total = costs[name]["measured"]
+        ax.text(max(total, left[y]) + 0.1, y, f"{total:.2f} s", va="center",
+                fontsize="small")
+    if budget is not None:
+        ax.axvline(budget, color="black", linestyle="--", linewidth=1)
+        ax.text(budget, len(names) - 0.45, f" {budget:g} s", va="top", fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.18 * max([*left, budget or 0.0, *(c["measured"] for c in costs.values())]))
+    ax.set_title("Where one submission's CPU seconds go, by step")
+    ax.set_xlabel("CPU seconds per submission (one worker, warm kernels, sandboxed)")
+    ax.set_ylabel("assignment")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize="small",
+              frameon=False)
+    return fig

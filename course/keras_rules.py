@@ -12,7 +12,7 @@ step; ``side_by_side`` prints two such records next to each other.
 
 import tensorflow as tf
 
-# Keras's own defaults (tests/test_optimizers.py compares them with Keras).
+# Keras's own defaults (tests/assignments/test_optimizers.py compares them with Keras).
 DEFAULTS = {
     "sgd": {"lr": 0.01},
     "momentum_ema": {"lr": 0.01, "beta": 0.9},

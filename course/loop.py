@@ -4,7 +4,9 @@ One 4->3 layer, softmax, one-hot labels, mean squared error, batches of 32, and 
 marked place where the update rule plugs in: here a Keras optimizer (the pages write
 the rules by hand in the notes' own style and check them against Keras).
 ``train`` runs it eagerly or compiled; ``sweep`` trains one rule at several learning
-rates side by side; ``train_numpy`` is plain SGD in NumPy, for the speed comparison.
+rates side by side; ``train_numpy`` is plain SGD in NumPy, for the speed comparison,
+built on ``numpy_sgd_step``, which also trains many runs at once
+(``course.schedules.train_iris_many``).
 """
 
 import functools
@@ -26,8 +28,8 @@ IRIS_LEARNING_RATES = {
     "momentum": 0.1,
     "nesterov": 0.1,
     "adagrad": 0.1,
-    "rmsprop": 0.01,   # at 0.1 the loss jumps about for 100 epochs, then creeps up
-    "adadelta": 1.0,   # the paper's value; at 0.1 it is still at 53 % after 500 epochs
+    "rmsprop": 0.01,   # 0.01 to 0.03 end lowest in the sweep; 0.1 ends higher
+    "adadelta": 1.0,   # the paper's value; at 0.1 it has barely started after 500 epochs
     "adam": 0.1,
 }
 
@@ -64,9 +66,10 @@ def count_correct(params, x, y):
 def make_batches(batch_size=BATCH_SIZE):
     """The batches as lists of tensors, cut once.
 
-    Iterating a ``tf.data.Dataset`` costs about a millisecond per batch in Python,
-    more than a compiled training step here; the 4 + 1 batches fit in memory, so
-    the loop iterates over ready-made tensors instead (same batches, same order).
+    Iterating a ``tf.data.Dataset`` costs milliseconds per batch in Python (measured
+    in book/optimizers/fast-loop.md), more than a compiled training step here; the
+    4 + 1 batches fit in memory, so the loop iterates over ready-made tensors instead
+    (same batches, same order).
     """
     train_db, test_db = make_datasets(batch_size)
     return list(train_db), list(test_db)
@@ -109,7 +112,7 @@ def train(optimizer, epochs=500, compiled=True, seed=1):
     - ``True`` or ``"epoch"``: the whole epoch, its 4 steps and the test pass, in
       one graph call (the fastest; the comparison page uses it).
 
-    All three compute the same numbers (tests/test_loop.py).
+    All three compute the same numbers (tests/book/test_loop.py).
     """
     if compiled not in (False, True, "step", "epoch"):
         raise ValueError(
@@ -189,38 +192,55 @@ def train_notes(lr=0.1, epochs=500, seed=1):
             "seconds": seconds}
 
 
-def _numpy_batches(x, y):
+def numpy_batches(x, y):
     """The notes' training batches as NumPy arrays, labels one-hot (same order)."""
     return [(x[i:i + BATCH_SIZE], np.eye(3)[y[i:i + BATCH_SIZE]])
             for i in range(0, len(x), BATCH_SIZE)]
+
+
+def numpy_sgd_step(x, y_, w1, b1, lr):
+    """One SGD step of softmax + MSE in NumPy, the gradient by hand; returns the loss.
+
+    ``w1`` (4, 3) and ``b1`` (3,) change in place. Stacked weights, ``w1`` (R, 4, 3)
+    and ``b1`` (R, 3), train R runs at once, each with its own rate ``lr`` (R,);
+    the losses are then an array (R,).
+    """
+    lr = np.asarray(lr, dtype=w1.dtype)
+    z = x @ w1 + b1[..., None, :]
+    y = np.exp(z - z.max(axis=-1, keepdims=True))
+    y /= y.sum(axis=-1, keepdims=True)
+    loss = np.mean((y_ - y) ** 2, axis=(-2, -1))
+    dy = 2 * (y - y_) / (y.shape[-2] * y.shape[-1])  # d loss / d y
+    dz = y * (dy - np.sum(dy * y, axis=-1, keepdims=True))  # softmax Jacobian
+    w1 -= lr[..., None, None] * (x.T @ dz)
+    b1 -= lr[..., None] * dz.sum(axis=-2)
+    return loss
+
+
+def numpy_accuracy(x, y, w1, b1):
+    """Test accuracy of (stacked) NumPy weights: a float, or an array (R,)."""
+    prediction = np.argmax(x @ w1 + b1[..., None, :], axis=-1)
+    return np.mean(prediction == y, axis=-1)
 
 
 def train_numpy(lr=0.1, epochs=500, seed=1):
     """The same loop with plain SGD in NumPy, the gradient of softmax+MSE by hand.
 
     The arithmetic runs in float64 (TensorFlow's loop in float32), so the losses
-    agree to about 1e-6 (tests/test_loop.py).
+    agree to about 1e-6 (tests/book/test_loop.py).
     """
     tf.random.set_seed(116)
     w1, b1 = (p.numpy().astype(np.float64) for p in init_params(seed))
     x_train, y_train, x_test, y_test = load_iris_split()
-    batches = _numpy_batches(x_train, y_train)
+    batches = numpy_batches(x_train, y_train)
     losses, accuracies = [], []
     start = time.perf_counter()
     for _ in range(epochs):
         loss_all = 0.0
         for x, y_ in batches:
-            z = x @ w1 + b1
-            y = np.exp(z - z.max(axis=1, keepdims=True))
-            y /= y.sum(axis=1, keepdims=True)
-            loss_all += np.mean((y_ - y) ** 2)
-            dy = 2 * (y - y_) / y.size  # d loss / d y
-            dz = y * (dy - np.sum(dy * y, axis=1, keepdims=True))  # softmax Jacobian
-            w1 -= lr * (x.T @ dz)
-            b1 -= lr * dz.sum(axis=0)
+            loss_all += float(numpy_sgd_step(x, y_, w1, b1, lr))
         losses.append(loss_all / len(batches))
-        pred = np.argmax(x_test @ w1 + b1, axis=1)
-        accuracies.append(float(np.mean(pred == y_test)))
+        accuracies.append(float(numpy_accuracy(x_test, y_test, w1, b1)))
     seconds = time.perf_counter() - start
     return {"loss": losses, "accuracy": accuracies, "params": [w1, b1],
             "seconds": seconds}
@@ -232,7 +252,7 @@ def sweep(name, learning_rates, epochs=500, seed=1, **hyperparams):
     The runs start from the same weights and share one compiled epoch, so K rates
     cost one tracing, not K. Other hyperparameters are the rule's Keras defaults
     unless given. Returns ``loss`` and ``accuracy`` as K x epochs arrays, the same
-    numbers as K runs of :func:`train` (tests/test_loop.py).
+    numbers as K runs of :func:`train` (tests/book/test_loop.py).
     """
     train_batches, test_batches = make_batches()
     num_test = sum(int(x.shape[0]) for x, _ in test_batches)

@@ -12,7 +12,7 @@ the iterates shrink to 0 exactly when that matrix's spectral radius is below 1.
 
 The stable ranges that follow, 0 < eta < 2 / L for SGD and 0 < eta < 2 (1 + mu) / L
 for heavy ball (L the largest eigenvalue), are checked against Keras's SGD in
-tests/test_book_claims.py.
+tests/book/test_book_claims.py.
 """
 
 import numpy as np

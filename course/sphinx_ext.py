@@ -14,7 +14,8 @@
 3. **Launch and download.** The Colab button of a MyST page opens that page's
    notebook as the published site holds it (Colab reads only .ipynb from GitHub; the
    repository keeps pages as .md): ``_sources/<page>.ipynb`` on the branch
-   ``course_colab_branch`` (``gh-pages``, where ``ghp-import`` publishes the site).
+   ``course_colab_branch`` (``gh-pages``, where ``ghp-import`` publishes the site;
+   a translated site's under its folder, ``zh/_sources/...``).
    Empty ``course_colab_branch`` removes the Colab button. Every downloadable page
    notebook that imports ``course`` gets a first cell that installs the course
    package from ``repository.url``/``branch`` when it is missing (Colab, a download).
@@ -24,7 +25,9 @@
    the ``course`` package and the pinned versions, so the files in
    ``course_execution_inputs`` (globs relative to the book's folder) are fingerprinted:
    when the fingerprint changes, the notebook cache is emptied and every page is read
-   and executed again.
+   and executed again. The build's own modules (``course_execution_inputs_ignore``:
+   this extension, the translation ones and the modules they read) run in Sphinx,
+   never in a kernel: editing them executes nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from course import figure_alt
+from course import figure_alt, i18n
 
 LOGGER = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -109,11 +112,13 @@ def use_startup_file(app: Sphinx, config) -> None:
     os.environ["PYTHONSTARTUP"] = str(STARTUP_FILE)
 
 
-def inputs_fingerprint(confdir: Path, patterns: list[str]) -> str:
+def inputs_fingerprint(confdir: Path, patterns: list[str],
+                       ignore: list[str] = ()) -> str:
     """sha256 of the files the pages' outputs depend on besides their own code."""
     digest = hashlib.sha256()
+    ignored = {p for pattern in ignore for p in confdir.glob(pattern)}
     for path in sorted({p for pattern in patterns for p in confdir.glob(pattern)
-                        if p.is_file()}):
+                        if p.is_file() and p not in ignored}):
         digest.update(path.relative_to(confdir).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
@@ -123,7 +128,8 @@ def fingerprint_inputs(app: Sphinx, config) -> None:
     """A config value Sphinx compares with the last build's: a change re-reads every
     page (rebuild="env")."""
     config.course_inputs_fingerprint = inputs_fingerprint(
-        Path(app.confdir), list(config.course_execution_inputs))
+        Path(app.confdir), list(config.course_execution_inputs),
+        list(config.course_execution_inputs_ignore))
 
 
 def refresh_stale_cache(app: Sphinx) -> None:
@@ -149,7 +155,7 @@ def patch_myst_nb_images() -> None:
     from myst_nb.core.render import NbElementRenderer
 
     original = NbElementRenderer.render_image
-    if getattr(original, "_course_alt", False):
+    if is_patched(original, "_course_alt"):
         return
 
     def render_image(self, data):
@@ -167,7 +173,18 @@ def patch_myst_nb_images() -> None:
         return result
 
     render_image._course_alt = True
+    render_image.__wrapped__ = original
     NbElementRenderer.render_image = render_image
+
+
+def is_patched(function, marker: str) -> bool:
+    """Whether ``function`` or one it wraps (``__wrapped__``) carries ``marker``: two
+    extensions wrap the same myst-nb method, each once per process."""
+    while function is not None:
+        if getattr(function, marker, False):
+            return True
+        function = getattr(function, "__wrapped__", None)
+    return False
 
 
 def check_alt_text(app: Sphinx, doctree: nodes.document, docname: str) -> None:
@@ -222,8 +239,10 @@ def fix_launch_buttons(app: Sphinx, pagename, templatename, context, doctree) ->
                 group["buttons"].remove(button)
                 continue
             org_repo = repo_url.split("github.com/", 1)[-1]
+            site = i18n.LANGUAGES.get(app.config.language, i18n.LANGUAGES["en"])
+            folder = f"{site.site_dir}/" if site.site_dir else ""
             button["url"] = (f"{colab_url}/github/{org_repo}/blob/"
-                             f"{app.config.course_colab_branch}/_sources/"
+                             f"{app.config.course_colab_branch}/{folder}_sources/"
                              f"{context['ipynb_source']}")
 
 
@@ -275,6 +294,12 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", use_startup_file)
     app.add_config_value("course_execution_inputs",
                          ["course/**/*.py", "requirements.txt"], "env")
+    # the student's check (course/check/, course/grading_terms.py) runs in the
+    # exercise notebooks' last cell, never in a page
+    app.add_config_value("course_execution_inputs_ignore",
+                         ["course/sphinx_*.py", "course/i18n.py", "course/termbase.py",
+                          "course/check/*.py", "course/grading_terms.py"],
+                         "env")
     app.add_config_value("course_inputs_fingerprint", "", "env")
     app.connect("config-inited", fingerprint_inputs)
     app.connect("builder-inited", refresh_stale_cache, priority=900)  # after myst-nb's

@@ -85,7 +85,10 @@ def run(name, hp, grad, start, num_steps):
     path = np.full((num_steps + 1, point.shape[0]), np.nan)
     path[0] = start
     if num_steps:
-        visited = steps().numpy()
+        # Every run traces its own loop once (a new optimizer and variable each time).
+        # Called through its concrete function, the trace is not counted as a
+        # retracing of the last run's loop, which TensorFlow would warn about.
+        visited = steps.get_concrete_function()().numpy()
         with np.errstate(invalid="ignore"):
             blown = ~np.all(np.abs(visited) < 1e6, axis=1)
         end = int(np.argmax(blown)) if blown.any() else num_steps

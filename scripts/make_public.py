@@ -4,12 +4,15 @@
     python scripts/make_public.py --push URL [--branch B]  # ... and commit it there
     python scripts/make_public.py --print-remote           # the public repository
 
-The public course is what students get: the book's sources, the ``course`` package,
-the student notebooks (``exercises/``), the student requirements, ``.binder/``,
+The public course is what students get: the book's sources and their translations
+(``locale/``), the ``course`` package, the student notebooks (``exercises/``, the
+Chinese ones in ``exercises/zh_CN/``), the student requirements, ``.binder/``,
 ``_config.yml``, ``_toc.yml``, a student README and a licence (templates in
-``public/``) and a ``pyproject.toml`` that packages ``course`` only -- and nothing
+``public/``), a ``pyproject.toml`` that packages ``course`` only, and each page's
+notebook in each translation (``zh_CN/book/<page>.md``, what a Chinese page's Binder
+button opens; course.i18n writes it from the page and its catalogue) -- and nothing
 else: no ``solutions/``, no ``autograder/`` (hidden checks, references, reference
-rules), no tests. tests/test_public.py checks the result for leaks.
+rules), no tests. tests/publishing/test_public.py checks the result for leaks.
 
 The public repository and its branch are ``repository.url`` and ``repository.branch``
 in ``_config.yml``, the one place the launch buttons, the downloads' set-up cell and
@@ -31,11 +34,15 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from course import i18n  # noqa: E402 - after the sys.path line; standard library only
+
 MARKER = ".public-course"  # marks a folder this script wrote, so it may replace it
 
 # (source in this repository, destination in the public course)
 COPIED = [
     ("book", "book"),
+    ("locale", "locale"),
     ("course", "course"),
     ("exercises", "exercises"),
     (".binder", ".binder"),
@@ -43,6 +50,7 @@ COPIED = [
     ("_toc.yml", "_toc.yml"),
     ("requirements-student.txt", "requirements.txt"),
     ("public/README.md", "README.md"),
+    ("public/README.zh_CN.md", "README.zh_CN.md"),
     ("public/LICENSE", "LICENSE"),
 ]
 SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".pyc")
@@ -127,12 +135,30 @@ def write_public(dest: Path) -> list[str]:
         "# Binder (repo2docker) reads this folder instead of the repository root.\n"
         "-r ../requirements.txt\n")
     (dest / "pyproject.toml").write_text(public_pyproject())
+    write_translated_pages(dest)
     url, branch = repository((ROOT / "_config.yml").read_text())
-    readme = dest / "README.md"
-    readme.write_text(readme.read_text().replace("{{repository_url}}", url)
-                      .replace("{{repository_branch}}", branch))
+    for readme in (dest / "README.md", dest / "README.zh_CN.md"):
+        readme.write_text(readme.read_text(encoding="utf-8")
+                          .replace("{{repository_url}}", url)
+                          .replace("{{repository_branch}}", branch), encoding="utf-8")
     (dest / MARKER).write_text("written by scripts/make_public.py; replaced each run\n")
     return sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+
+
+def write_translated_pages(dest: Path) -> None:
+    """Each page's notebook in each translation, for Binder: the page's MyST source
+    with its translated messages in place of the English (course.i18n)."""
+    for language in i18n.site_languages(ROOT)[1:]:
+        for page in tracked_files("book"):
+            if page.suffix != ".md":
+                continue
+            relative = page.relative_to(ROOT).as_posix()
+            catalogue = i18n.translations(i18n.catalogue_path(
+                ROOT, language.code, relative.removesuffix(".md")))
+            text, _ = i18n.translate_source(page.read_text(encoding="utf-8"), catalogue)
+            target = dest / i18n.page_notebook(relative, language.code)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(i18n.mark_language(text, language.code), encoding="utf-8")
 
 
 def _git(git_dir: Path, work_tree: Path, *args: str, check=True):

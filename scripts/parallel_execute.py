@@ -168,7 +168,7 @@ def _page_config(nb_config, notebook):
     overrides.pop("output_folder", None)
     try:
         return nb_config.copy(**overrides)
-    except Exception:
+    except Exception:  # noqa: BLE001 - bad page metadata: myst-nb executes that page itself
         return None
 
 
@@ -195,7 +195,7 @@ def _execute(page: Page) -> Outcome:
                 page.notebook, cwd=str(page.path.parent.resolve()),
                 allow_errors=page.allow_errors, timeout=page.timeout,
                 meta_override=True)
-        except Exception:  # the kernel died, or would not start: this page fails
+        except Exception:  # noqa: BLE001 - the kernel died, or would not start: this page fails
             error = traceback.format_exc()
         else:
             if result.err is None:

@@ -41,6 +41,9 @@ LOCK = ROOT / "requirements-student.txt"
 HIDDEN_BLOCK = re.compile(r"\n?[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*", re.S)
 WHEELHOUSE = Path(os.environ.get("COURSE_WHEELHOUSE",
                                Path.home() / ".cache" / "gd-keras-course" / "wheels"))
+#: The last cell of every notebook, "Check my notebook" (course.check.CHECK_CELL_ID): it
+#: imports the course package, which a student may lack, and says so instead of failing.
+CHECK_CELL_ID = "check_my_notebook"
 CELL_TIMEOUT = 900  # seconds; a busy 2-core machine makes TensorFlow's import alone 30 s
 
 
@@ -81,7 +84,8 @@ def notebook_imports(root: Path = ROOT) -> list[str]:
     paths = assignment_notebooks("solutions", root) + assignment_notebooks("exercises", root)
     if not paths:
         raise StudentEnvError(f"no assignment notebooks under {root}/solutions or /exercises")
-    sources = [cell_source(c) for p in paths for c in code_cells(p)]
+    sources = [cell_source(c) for p in paths for c in code_cells(p)
+               if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != CHECK_CELL_ID]
     return sorted(imported_modules(sources) - set(sys.stdlib_module_names))
 
 
@@ -100,13 +104,15 @@ def create_env(python: str, venv: Path, lock: Path) -> Path:
     """A new venv at ``venv`` with ``lock`` installed; returns its python."""
     if venv.exists():
         if not (venv / "pyvenv.cfg").exists():
-            raise StudentEnvError(f"{venv} exists and is not a virtual environment: give a new folder")
+            raise StudentEnvError(
+                f"{venv} exists and is not a virtual environment: give a new folder")
         shutil.rmtree(venv)
     run_step(f"venv with {python}", [python, "-m", "venv", str(venv)],
              hint="on Debian: apt-get install python3-venv")
     env_python = venv / "bin" / "python"
     pip = [str(env_python), "-m", "pip", "--disable-pip-version-check"]
-    install = pip + ["install", "-q", "--no-index", "--find-links", str(WHEELHOUSE), "-r", str(lock)]
+    install = pip + ["install", "-q", "--no-index", "--find-links", str(WHEELHOUSE),
+                     "-r", str(lock)]
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     # every wheel already cached: no index at all (pip resolves before it installs anything)
@@ -125,7 +131,8 @@ def run_step(what: str, command: list[str], hint: str = "") -> None:
     start = time.monotonic()
     result = subprocess.run(command)
     if result.returncode != 0:
-        raise StudentEnvError(f"{what} failed (exit {result.returncode}){'; ' + hint if hint else ''}")
+        raise StudentEnvError(
+            f"{what} failed (exit {result.returncode}){'; ' + hint if hint else ''}")
     print(f"[student-env] {what}: {time.monotonic() - start:.0f} s", flush=True)
 
 
@@ -176,13 +183,15 @@ def execute(path: Path, workdir: Path, allow_errors: bool):
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT,
-                            allow_errors=allow_errors, resources={"metadata": {"path": str(workdir)}})
+                            allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(workdir)}})
     start = time.monotonic()
     try:
         client.execute()
     except CellExecutionError as error:
         summary = str(error).strip().splitlines()[-1]
-        raise StudentEnvError(f"{path.relative_to(path.parents[2])}: a cell failed: {summary}") from None
+        raise StudentEnvError(
+            f"{path.relative_to(path.parents[2])}: a cell failed: {summary}") from None
     print(f"[student-env] {path.parent.parent.name}/{path.name}: "
           f"{time.monotonic() - start:.0f} s", flush=True)
     return nb
@@ -228,7 +237,9 @@ def check_untouched_exercise_fails(executed) -> None:
             answer_raised = answer_raised or error_names(cell) == ["NotImplementedError"]
         elif meta.get("grade"):
             errors = error_names(cell)
-            if errors != ["NotImplementedError"] and not (answer_raised and errors == ["NameError"]):
+            expected = errors == ["NotImplementedError"] or (
+                answer_raised and errors == ["NameError"])
+            if not expected:
                 raise StudentEnvError(f"untouched exercise, test cell {meta['grade_id']}: expected "
                                       f"NotImplementedError, got {errors or 'no error'}")
 

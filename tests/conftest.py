@@ -4,10 +4,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # CI fails on a skip whose reason is not a documented missing tool (tests/skip_policy.py).
-from skip_policy import pytest_sessionfinish  # noqa: E402,F401
+from skip_policy import pytest_sessionfinish  # noqa: F401 - a hook, found by its name
 
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import sys
 
 #: ``import tensorflow`` on a quiet 2-core machine, seconds (measured: 4 to 5 s).
 QUIET_IMPORT_SECONDS = 4.5
-#: The grader's kernels run TensorFlow with one thread (autograder.scheduler).
+#: The grader's kernels run TensorFlow with one thread (autograder/pool.py).
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
               "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 

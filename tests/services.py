@@ -117,26 +117,44 @@ def _as_postgres_user(folder: str) -> list[str]:
             "--clear-groups", "--"]
 
 
+class PostgresURL(str):
+    """A SQLAlchemy URL prefix of a running test server, which ``restart`` stops (fast
+    shutdown: every connection cut) and starts again on the same port and data."""
+
+    def restart(self, down: float = 0.0) -> None:
+        self._stop()
+        time.sleep(down)
+        self._start()
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(self.command, stdout=open(self.log, "ab"),
+                                     stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.proc, "postgres")
+
+    def _stop(self) -> None:
+        stop(self.proc, sig=signal.SIGINT)
+
+
 @contextlib.contextmanager
 def postgres_server():
-    """A SQLAlchemy URL prefix ``postgresql+psycopg2://postgres@127.0.0.1:<port>/`` of a fresh
-    cluster (trust authentication on loopback; fsync off: a throwaway server)."""
+    """A SQLAlchemy URL prefix ``postgresql+psycopg2://postgres@127.0.0.1:<port>/`` of a
+    fresh cluster (trust authentication on loopback; fsync off: a throwaway server),
+    with ``restart()``."""
     folder = tempfile.mkdtemp(prefix="test-postgres-")
     prefix = _as_postgres_user(folder)
     data, port = f"{folder}/data", free_port()
     subprocess.run([*prefix, str(PG_BIN / "initdb"), "-D", data, "-U", "postgres",
                     "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
                    capture_output=True)
-    proc = subprocess.Popen([*prefix, str(PG_BIN / "postgres"), "-D", data, "-p",
-                             str(port), "-k", folder, "-h", "127.0.0.1", "-c", "fsync=off",
-                             "-c", "max_connections=200"],
-                            stdout=open(f"{folder}/server.log", "wb"),
-                            stderr=subprocess.STDOUT)
+    url = PostgresURL(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/")
+    url.port, url.log = port, f"{folder}/server.log"
+    url.command = [*prefix, str(PG_BIN / "postgres"), "-D", data, "-p", str(port), "-k",
+                   folder, "-h", "127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]
+    url._start()
     try:
-        wait_for_port(port, proc, "postgres")
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/"
+        yield url
     finally:
-        stop(proc, sig=signal.SIGINT)  # fast shutdown
+        url._stop()  # fast shutdown
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -152,15 +170,18 @@ def create_database(server: str, name: str) -> str:
 
 
 def start_worker(broker: str, db: str, log: Path, concurrency: int = 1,
-                 visibility_timeout: float | None = None, env: dict | None = None):
+                 visibility_timeout: float | None = None, env: dict | None = None,
+                 options: tuple = (), cwd: Path = REPO):
     """``python -m autograder worker`` in its own process group (so a test can kill it
-    whole, children included). ``visibility_timeout``: None keeps the worker's default
-    (longer than any grading), so that a slow grading on a busy machine is never handed
-    to a second worker; only the test of a killed worker needs a short one."""
+    whole, children included), its URLs in its environment as on a real machine.
+    ``visibility_timeout``: None keeps the worker's default (longer than any grading),
+    so that a slow grading on a busy machine is never handed to a second worker; only
+    the tests of lost workers need a short one."""
     short = [] if visibility_timeout is None else ["--visibility-timeout",
                                                    str(visibility_timeout)]
     return subprocess.Popen(
-        [sys.executable, "-m", "autograder", "worker", "--broker", broker, "--db", db,
-         "--concurrency", str(concurrency), *short],
-        cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
-        stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        [sys.executable, "-m", "autograder", "worker", "--concurrency", str(concurrency),
+         *short, *options],
+        cwd=cwd, env=dict(os.environ, PYTHONUNBUFFERED="1", AUTOGRADER_BROKER=broker,
+                          AUTOGRADER_DB=db, **(env or {})),
+        stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)

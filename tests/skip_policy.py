@@ -12,10 +12,27 @@ import re
 # reason pattern -> where the tool and the skip are documented
 DOCUMENTED_SKIPS = {
     r"\bbwrap\b|\bbubblewrap\b|^unsandboxed: ":
-        "bubblewrap, the grading sandbox (README: Quick start; tests/test_sandbox.py)",
+        "bubblewrap, the grading sandbox (README: Quick start; tests/sandbox/test_sandbox.py)",
     r"needs a grader running as root":
-        "the sandbox's process limit needs root (tests/test_sandbox.py)",
+        "the sandbox's process limit needs root (tests/sandbox/test_sandbox.py)",
 }
+
+
+def no_warm_kernels() -> str | None:
+    """Why warm kernels cannot run here, as a documented skip says it, or None when they
+    can: the zygote needs bubblewrap and a grader running as root. Any other reason the
+    grader gives is a failure to show, not a skip to accept."""
+    from autograder import sandbox
+    from autograder.sandbox import zygote
+
+    why = zygote.why_not_warm(sandbox.sandbox_available())
+    if why is None:
+        return None
+    if not sandbox.sandbox_available():
+        return sandbox.sandbox_status()  # "unsandboxed: ..."
+    if os.geteuid() != 0:
+        return "warm kernels: the zygote needs a grader running as root"
+    return f"no warm kernels: {why}"
 
 
 def undocumented(skips: list[tuple[str, str]]) -> list[tuple[str, str]]:

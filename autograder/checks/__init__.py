@@ -1,13 +1,13 @@
 """Hidden checks of the graded notebooks, one ``Check`` per graded test cell.
 
 Contract: ``autograder/checks/<assignment>.py`` defines
-``CHECKS: dict[grade_id, Check]``. A check's ``probe`` is Python source that runs in
-the student's kernel after the student's answers; it prints nothing and its last
-line is an expression whose value is plain JSON data (what the student's code gave
-on the hidden inputs). Its ``judge(got, reference)`` runs in the grader's process and
-returns teaching messages, ``[]`` meaning the part passes. References (the expected
-outputs) live in ``autograder/references/<assignment>.json``, produced by
-``python -m autograder.references``; they never reach the student.
+``CHECKS: dict[grade_id, Check]``. A check's ``probe`` (``probe.Probe``) is a function
+of ``in_kernel/`` and its hidden inputs: it runs in the student's kernel after the
+student's answers and returns plain JSON data (what the student's code gave on the
+hidden inputs). Its ``judge(got, reference)`` runs in the grader's process and returns
+teaching messages, ``[]`` meaning the part passes. References (the expected outputs)
+live in ``autograder/references/<assignment>.json``, produced by
+``python -m autograder references``; they never reach the student.
 """
 
 import importlib
@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from autograder.checks.probe import Probe
+
 ASSIGNMENTS = ("sgd_momentum", "adaptive", "adam", "keras_six_steps", "subclass_cnn")
 REFERENCES_DIR = Path(__file__).resolve().parent.parent / "references"
 
 
 @dataclass(frozen=True)
 class Check:
-    probe: str
+    probe: Probe
     judge: Callable[[Any, Any], list[str]]
 
 

@@ -13,7 +13,11 @@ import numpy as np
 from autograder.checks import Check, Mistake
 from autograder.checks import figures
 from autograder.checks.kit import judge_cases, judge_rule
-from autograder.checks.rules import PROBE_HELPERS, RuleSpec, _rounded
+from autograder.checks.in_kernel.adam import (
+    probe_adam_bias_correction, probe_adam_moments,
+)
+from autograder.checks.probe import Probe
+from autograder.checks.rules import RuleSpec, _rounded
 
 HIDDEN_HP = {"lr": 0.02, "beta1": 0.8, "beta2": 0.888, "eps": 1e-2}
 
@@ -54,41 +58,6 @@ def _bias_inputs():
         ],
     }
 
-
-MOMENTS_PROBE = PROBE_HELPERS + f'''
-
-def _probe_moments(hyperparams, m0, v0, grads, record):
-    try:
-        m = tf.Variable(np.array(m0, dtype=np.float64))
-        v = tf.Variable(np.array(v0, dtype=np.float64))
-        values = []
-        for step, g in enumerate(grads, start=1):
-            adam_moments(m, v, tf.constant(np.array(g, dtype=np.float64)), dict(hyperparams))
-            if step in record:
-                values += [_probe_plain(m), _probe_plain(v)]
-        return {{"values": values}}
-    except Exception as error:
-        return {{"error": (type(error).__name__ + ": " + str(error))[:500]}}
-
-
-_probe_moments(**{_moment_inputs()!r})'''
-
-BIAS_PROBE = PROBE_HELPERS + f'''
-
-def _probe_bias(hyperparams, cases):
-    try:
-        values = []
-        for case in cases:
-            m_hat, v_hat = bias_correct(tf.constant(np.array(case["m"], dtype=np.float64)),
-                                        tf.constant(np.array(case["v"], dtype=np.float64)),
-                                        case["t"], dict(hyperparams))
-            values += [_probe_plain(m_hat), _probe_plain(v_hat)]
-        return {{"values": values}}
-    except Exception as error:
-        return {{"error": (type(error).__name__ + ": " + str(error))[:500]}}
-
-
-_probe_bias(**{_bias_inputs()!r})'''
 
 STATIC = {
     "optimizer_comparison_plot": {
@@ -176,11 +145,13 @@ def judge_adam(got, ref):
 
 
 CHECKS = {
-    "adam_moments": Check(MOMENTS_PROBE, judge_moments),
-    "adam_bias_correction": Check(BIAS_PROBE, judge_bias_correction),
+    "adam_moments": Check(Probe(probe_adam_moments, _moment_inputs()), judge_moments),
+    "adam_bias_correction": Check(Probe(probe_adam_bias_correction, _bias_inputs()),
+                                  judge_bias_correction),
     "adam_update": Check(RULES["adam_update"].probe(), judge_adam),
     "optimizer_comparison_plot": Check(
-        figures.probe(STATIC["optimizer_comparison_plot"]["histories"]), figures.judge_histories_plot
+        figures.probe(STATIC["optimizer_comparison_plot"]["histories"]),
+        figures.judge_histories_plot,
     ),
 }
 
@@ -196,7 +167,8 @@ MISTAKES = [
             "m.assign(beta1 * m + (1 - beta1) * g)", "m.assign(beta1 * m + g)",
             "the new gradient is not scaled by (1 - beta1) in m."),
     Mistake("adam_moments", "adam_moments_answer", "missing (1 - beta2)",
-            "v.assign(beta2 * v + (1 - beta2) * tf.square(g))", "v.assign(beta2 * v + tf.square(g))",
+            "v.assign(beta2 * v + (1 - beta2) * tf.square(g))",
+            "v.assign(beta2 * v + tf.square(g))",
             "the squared gradient is not scaled by (1 - beta2) in v."),
     Mistake("adam_moments", "adam_moments_answer", "g instead of g squared",
             "(1 - beta2) * tf.square(g)", "(1 - beta2) * g",
@@ -247,7 +219,8 @@ MISTAKES = [
             "m.assign(beta1 * m + (1 - beta1) * g)", "m.assign(beta1 * m + g)",
             "the new gradient is not scaled by (1 - beta1) in m."),
     Mistake("adam_update", "adam_answer", "missing (1 - beta2)",
-            "v.assign(beta2 * v + (1 - beta2) * tf.square(g))", "v.assign(beta2 * v + tf.square(g))",
+            "v.assign(beta2 * v + (1 - beta2) * tf.square(g))",
+            "v.assign(beta2 * v + tf.square(g))",
             "the squared gradient is not scaled by (1 - beta2) in v."),
     Mistake("adam_update", "adam_answer", "state updated after the weights",
             _ADAM_LOOP,
@@ -294,10 +267,12 @@ MISTAKES = [
             "eps is a fixed number instead of hyperparams['eps']."),
     # Part D
     Mistake("optimizer_comparison_plot", "comparison_answer", "typed-in history",
-            "history_adam = train(adam_init, adam_update,\n"
-            "                     {\"lr\": 0.01, \"beta1\": 0.9, \"beta2\": 0.999, \"eps\": 1e-7}, epochs=100)",
-            "history_adam = {\"loss\": [0.3 * 0.97**i for i in range(100)], \"rule\": \"adam_update\",\n"
-            "                \"hyperparams\": {\"lr\": 0.01, \"beta1\": 0.9, \"beta2\": 0.999, \"eps\": 1e-7},\n"
-            "                \"epochs\": 100, \"accuracy\": [0.9] * 100}",
+            'history_adam = train(adam_init, adam_update,\n'
+            '                     {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}, '
+            'epochs=100)',
+            'history_adam = {"loss": [0.3 * 0.97**i for i in range(100)], "rule": "adam_update",\n'
+            '                "hyperparams": {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, '
+            '"eps": 1e-7},\n'
+            '                "epochs": 100, "accuracy": [0.9] * 100}',
             "is not what your adam_update gives"),
 ]

@@ -59,7 +59,8 @@ CHECKS = {
     "adadelta_update": Check(RULES["adadelta_update"].probe(), judge_adadelta),
 }
 
-_ADAGRAD_STEP = "        s.assign_add(tf.square(g))\n        p.assign_sub(lr * g / tf.sqrt(s + eps))"
+_ADAGRAD_STEP = ("        s.assign_add(tf.square(g))\n"
+                 "        p.assign_sub(lr * g / tf.sqrt(s + eps))")
 _RMSPROP_STEP = (
     "        s.assign(rho * s + (1 - rho) * tf.square(g))\n"
     "        p.assign_sub(lr * g / tf.sqrt(s + eps))"
@@ -144,7 +145,8 @@ MISTAKES = [
     Mistake("adagrad_update", "adagrad_answer", "hard-coded initial_accumulator",
             'start = hyperparams["initial_accumulator"]',
             'start = 0.1',
-            "the accumulator's start is a fixed number instead of hyperparams['initial_accumulator']."),
+            "the accumulator's start is a fixed number instead of "
+            "hyperparams['initial_accumulator']."),
     Mistake("adagrad_update", "adagrad_answer", "hard-coded lr",
             'lr, eps = hyperparams["lr"], hyperparams["eps"]',
             'lr, eps = 0.1, hyperparams["eps"]',

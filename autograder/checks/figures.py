@@ -1,81 +1,33 @@
 """Probe and judge for "train with the common loop and plot" parts.
 
-The probe reads the histories the student's answer produced (``train`` returns what it
-ran: the rule's name, the hyperparameters, the epochs) and the lines of ``fig``, and
-reruns the first epochs of the student's own rule with the stated hyperparameters
-through the set-up cell's ``train``. The judge checks that each history came from the
-student's own rule with the specified settings (its first losses are what the rerun
-gives: typed-in numbers fail), and that the figure shows each history's loss, labelled,
-in one plot. A wrong rule costs its own part, not this one: the rerun reproduces it.
+The probe (``in_kernel/figures.py``) reads the histories the student's answer produced
+(``train`` returns what it ran: the rule's name, the hyperparameters, the epochs) and the
+lines of ``fig``, and reruns the first epochs of the student's own rule with the stated
+hyperparameters through the set-up cell's ``train``: eagerly, as ``train(...,
+compiled=False)`` runs it, and compiled as well when the eager rerun does not give the
+history (a rule written with NumPy runs only eagerly; one that computes otherwise in a
+``tf.function`` is reproduced compiled). The judge checks that each history came from
+the student's own rule with the specified settings (its first losses are what either
+rerun gives: typed-in numbers fail), and that the figure shows each history's loss,
+labelled, in one plot. A wrong rule costs its own part, not this one: the rerun
+reproduces it.
 """
 
+from autograder.checks.in_kernel.figures import probe_histories_plot
 from autograder.checks.kit import number, numbers, same_curve, short_repr
+from autograder.checks.probe import Probe
 
 RERUN_EPOCHS = 3
 RERUN_RTOL = 1e-6  # the same float64 loop twice: equal to ~1e-15
 
 
-def probe(histories):
+def probe(histories) -> Probe:
     """``histories``: {name: {"rule", "epochs", "hyperparams"}} (the part's STATIC)."""
     runs = {name: {"init": spec["rule"].replace("_update", "_init"), "update": spec["rule"],
                    "stated_hyperparams": spec["hyperparams"]}
             for name, spec in histories.items()}
-    return PROBE.replace("RUNS", repr(runs)).replace("RERUN_EPOCHS", repr(RERUN_EPOCHS))
-
-
-PROBE = '''\
-def _probe_figure(runs, rerun_epochs):
-    import numpy as np
-
-    def plain(values):
-        try:
-            return [float(v) if np.isfinite(v) else None
-                    for v in np.asarray(values, dtype=np.float64).ravel()]
-        except Exception:
-            return "not numbers"
-
-    out = {"histories": {}, "axes": None}
-    for name, run in runs.items():
-        history = globals().get(name)
-        if not isinstance(history, dict):
-            out["histories"][name] = {"error": f"no dict named {name}"}
-            continue
-        try:
-            out["histories"][name] = {
-                "rule": str(history.get("rule")),
-                "epochs": int(history.get("epochs", -1)),
-                "hyperparams": {str(k): float(v) for k, v in dict(history.get("hyperparams", {})).items()},
-                "loss": plain(history.get("loss", [])),
-            }
-        except Exception as error:
-            out["histories"][name] = {"error": f"{type(error).__name__}"}
-            continue
-        try:  # the first epochs again, with the stated settings
-            rerun = train(globals()[run["init"]], globals()[run["update"]],
-                          dict(run["stated_hyperparams"]), epochs=rerun_epochs)
-            out["histories"][name]["rerun"] = plain(rerun["loss"])
-        except Exception as error:
-            out["histories"][name]["rerun"] = f"{type(error).__name__}"
-    fig = globals().get("fig")
-    try:
-        axes = []
-        for ax in fig.get_axes():
-            legend = ax.get_legend()
-            axes.append({
-                "title": ax.get_title(),
-                "xlabel": ax.get_xlabel(),
-                "ylabel": ax.get_ylabel(),
-                "legend": legend is not None,
-                "lines": [{"label": str(line.get_label()), "y": plain(line.get_ydata())}
-                          for line in ax.get_lines()],
-            })
-        out["axes"] = axes
-    except Exception as error:
-        out["axes"] = f"fig is not a matplotlib figure ({type(error).__name__})"
-    return out
-
-
-_probe_figure(RUNS, RERUN_EPOCHS)'''
+    return Probe(probe_histories_plot,
+                 {"runs": runs, "rerun": {"epochs": RERUN_EPOCHS, "rtol": RERUN_RTOL}})
 
 
 def _history_messages(name, have, want):
@@ -98,16 +50,35 @@ def _history_messages(name, have, want):
     loss = numbers(have.get("loss"))
     if loss is None or len(loss) != want["epochs"]:
         return messages + [f"{name}['loss'] should have one value per epoch."], None
-    rerun = numbers(have.get("rerun"))
-    if rerun is None or not rerun:
-        messages.append(f"The check could not rerun your {want['rule']} "
-                        f"({short_repr(have.get('rerun'))}).")
-    elif not same_curve(loss[:len(rerun)], rerun, RERUN_RTOL):
-        messages.append(
-            f"{name}['loss'] is not what your {want['rule']} gives: the check reran the "
-            f"first {len(rerun)} epochs of train with {want['hyperparams']} and got other "
-            "losses. Keep the history that train returns.")
+    messages += _rerun_messages(name, loss, have, want)
     return messages, loss
+
+
+def _rerun_messages(name, loss, have, want):
+    """[] when the history's first losses are what the eager or the compiled rerun of
+    the student's rule gave; else why not, telling a rule that fails only compiled
+    (fine: train(..., compiled=False) runs it) from one that gives other numbers."""
+    losses, errors = {}, {}
+    for how, key in (("eagerly", "rerun"), ("compiled", "rerun_compiled")):
+        value = have.get(key)
+        values = numbers(value, RERUN_EPOCHS)
+        if values is not None:
+            losses[how] = values
+        elif value is not None:  # not run: the eager rerun gave the history
+            error = value.get("error") if isinstance(value, dict) else None
+            errors[how] = error if isinstance(error, str) else short_repr(value)
+    if any(same_curve(loss[:RERUN_EPOCHS], values, RERUN_RTOL) for values in losses.values()):
+        return []
+    rule = want["rule"]
+    if not losses:
+        raised = " and ".join(f"{how} it raised {error}" for how, error in errors.items())
+        return [f"The check could not rerun your {rule} with train "
+                f"({raised or 'it gave no losses'})."]
+    compiled = (f" (compiled, your {rule} raised {errors['compiled']}: that alone is "
+                "fine, the eager rerun counts)" if "compiled" in errors else "")
+    return [f"{name}['loss'] is not what your {rule} gives: the check reran the first "
+            f"{RERUN_EPOCHS} epochs of train with {want['hyperparams']}{compiled} and got "
+            "other losses. Keep the history that train returns."]
 
 
 def _line_messages(name, loss, axes):

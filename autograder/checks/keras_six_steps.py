@@ -8,150 +8,15 @@ losses that depend on the model and compile of Parts A and B; the plot part call
 student's ``plot_history`` on a made-up History.
 """
 
-import numpy as np
 
 from autograder.checks import Check, Mistake
-from autograder.checks.iris import HIDDEN_FLOWERS, IRIS_DATA
-from autograder.checks.kit import numbers, same_curve, short_repr
+from autograder.checks.in_kernel import keras_six_steps as probes
+from autograder.checks.iris import HIDDEN_FLOWERS
+from autograder.checks.kit import error_message, numbers, same_curve, short_repr
 from autograder.checks.models import (
-    PROBE_HELPERS, close_messages, compile_messages, judge_prologue, layer_messages,
+    close_messages, compile_messages, judge_prologue, layer_messages,
 )
-
-SPEC_MODEL = '''keras.Sequential([
-            keras.Input(shape=(4,)),
-            keras.layers.Dense(3, activation="softmax",
-                                  kernel_regularizer=keras.regularizers.l2()),
-        ])'''
-
-BUILD_PROBE = PROBE_HELPERS + f'''
-
-def _probe_build(flowers):
-    try:
-        model = build_model()
-        out = {{"sequential": isinstance(model, keras.Sequential),
-               "built": bool(model.built), "layers": _probe_layers(model)}}
-        out["params"] = int(model.count_params()) if model.built else None
-        _probe_fixed_weights(model, seed=402, scale=0.5)
-        out["outputs"] = _probe_floats(model(np.array(flowers, dtype="float32"), training=False))
-        return out
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_build({HIDDEN_FLOWERS!r})'''
-
-COMPILE_PROBE = PROBE_HELPERS + IRIS_DATA + f'''
-
-def _probe_compile():
-    try:
-        model = {SPEC_MODEL}
-        returned = compile_model(model)
-        out = _probe_compile_config(model)
-        out["returned_model"] = returned is model
-        x, y = _probe_iris()
-        out["losses"] = _probe_short_fit(model, x, y, seed=403, epochs=3)
-        return out
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_compile()'''
-
-FIT_PROBE = PROBE_HELPERS + IRIS_DATA + f'''
-
-def _probe_fit():
-    """fit_model on a model built and compiled here to the specification, with fixed
-    weights and seeds: Parts A and B, or another model of the student's, do not change
-    what it gives."""
-    try:
-        model = {SPEC_MODEL}
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
-                      metrics=["sparse_categorical_accuracy"])
-        model.run_eagerly = True  # a few small batches: tracing would cost more
-        keras.utils.set_random_seed(406)
-        _probe_fixed_weights(model, seed=406, scale=0.1)
-        x, y = _probe_iris()
-        history = fit_model(model, x, y)
-        h = history.history
-        return {{"keys": sorted(str(k) for k in h),
-                "loss": _probe_floats(h.get("loss", [])),
-                "val_loss": _probe_floats(h.get("val_loss", [])),
-                "steps": int(model.optimizer.iterations.numpy())}}
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_fit()'''
-
-CHOOSE_LOSS_PROBE = PROBE_HELPERS + '''
-
-def _probe_choose_loss():
-    out = []
-    for labels in ("integer", "one-hot", "binary"):
-        for outputs in ("probabilities", "logits"):
-            try:
-                loss = choose_loss(labels, outputs)
-                config = loss.get_config() if hasattr(loss, "get_config") else {}
-                out.append({"labels": labels, "outputs": outputs,
-                            "class": type(loss).__name__,
-                            "from_logits": _probe_json(config.get("from_logits"))})
-            except Exception as error:
-                out.append({"labels": labels, "outputs": outputs, **_probe_error(error)})
-    return out
-
-
-_probe_choose_loss()'''
-
-PLOT_PROBE = PROBE_HELPERS + '''
-
-def _probe_plot(epochs, freq):
-    """plot_history on a made-up History with the specified keys: the plot is judged
-    on its own, whatever the student's own fit gave."""
-    try:
-        import matplotlib.pyplot as plt
-        rng = np.random.default_rng(405)
-        history = keras.callbacks.History()
-        history.history = {
-            "loss": list(np.round(1.2 * 0.97 ** np.arange(epochs), 4)),
-            "sparse_categorical_accuracy": list(np.round(rng.uniform(0.3, 0.9, epochs), 4)),
-            "val_loss": list(np.round(rng.uniform(0.4, 1.0, epochs // freq), 4)),
-            "val_sparse_categorical_accuracy": list(np.round(rng.uniform(0.3, 0.9, epochs // freq), 4)),
-        }
-        fig = plot_history(history)
-        out = {"history": {k: _probe_floats(v) for k, v in history.history.items()}, "axes": []}
-        for ax in fig.get_axes():
-            out["axes"].append({
-                "title": ax.get_title(), "xlabel": ax.get_xlabel(),
-                "legend": ax.get_legend() is not None,
-                "lines": [{"x": _probe_floats(line.get_xdata()),
-                           "y": _probe_floats(line.get_ydata())} for line in ax.get_lines()],
-            })
-        plt.close(fig)
-        return out
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_plot(40, 10)'''
-
-PREDICT_PROBE = PROBE_HELPERS + f'''
-
-def _probe_predict(flowers):
-    try:
-        model = keras.Sequential([keras.Input(shape=(4,)),
-                                     keras.layers.Dense(3, activation="softmax")])
-        x = np.array(flowers, dtype="float32")
-        w = np.random.default_rng(404).normal(0.0, 1.0, (4, 3)).astype("float32")
-        model.set_weights([w, -(x.mean(axis=0) @ w)])  # centred scores: every class wins
-        predicted = np.asarray(predict_classes(model, x))
-        return {{"shape": list(predicted.shape), "integer": bool(np.issubdtype(predicted.dtype, np.integer)),
-                "classes": _probe_floats(predicted) if predicted.size < 1000 else None}}
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_predict({HIDDEN_FLOWERS!r})'''
+from autograder.checks.probe import Probe
 
 SPEC = {
     "layers": [{
@@ -177,10 +42,10 @@ STATIC = {
 
 def compute_references(nb):
     """Run the reference solution and the probes on it, in this process."""
-    from autograder.checks.notebook import run_probe, solution_namespace
+    from autograder.checks.notebook import solution_namespace
 
     namespace = solution_namespace("keras_six_steps", nb)
-    got = {gid: run_probe(CHECKS[gid].probe, namespace) for gid in
+    got = {gid: CHECKS[gid].probe.run_here(namespace) for gid in
            ("build_model", "compile_model", "fit_history", "choose_loss", "predict_classes")}
     classes = got["predict_classes"]["classes"]
     assert len(set(classes)) == 3, f"hidden flowers should fall in all three classes: {classes}"
@@ -206,7 +71,8 @@ def judge_build(got, ref):
         messages.append("Start the model with keras.Input(shape=(4,)) so that it is built.")
     messages += layer_messages(got.get("layers"), ref["layers"])
     if got.get("params") != ref["params"]:
-        messages.append(f"The model should have {ref['params']} parameters, it has {short_repr(got.get('params'))}.")
+        messages.append(f"The model should have {ref['params']} parameters, "
+                        f"it has {short_repr(got.get('params'))}.")
     if not messages:
         messages += close_messages(
             "With fixed weights, your model's outputs on hidden flowers", got.get("outputs"),
@@ -222,6 +88,9 @@ def judge_compile(got, ref):
     if not got.get("returned_model"):
         messages.append("compile_model should return the model it compiled.")
     if not messages:
+        problem = error_message(got.get("fit")) if "fit" in got else None
+        if problem:
+            return [f"Compiled by your compile_model, the model could not train: {problem}"]
         messages += close_messages(
             "A 3-epoch run with fixed weights: the loss per epoch", got.get("losses"),
             ref["losses"], ref["rtol"])
@@ -264,7 +133,8 @@ def judge_choose_loss(got, ref):
         elif have.get("error"):
             messages.append(f"{case}: choose_loss raised {short_repr(have['error'], 200)}.")
         elif have.get("class") != want["class"]:
-            messages.append(f"{case}: the loss should be {want['class']}, not {short_repr(have.get('class'))}.")
+            messages.append(f"{case}: the loss should be {want['class']}, "
+                            f"not {short_repr(have.get('class'))}.")
         elif have.get("from_logits") is not want["from_logits"]:
             messages.append(f"{case}: from_logits should be {want['from_logits']}.")
     return messages
@@ -287,7 +157,7 @@ def judge_plot(got, ref):
             messages.append(f"The check could not read {train_key} and {val_key}.")
             continue
 
-        def find(values):
+        def find(values, lines=lines):
             for line in lines:
                 y = numbers(line.get("y")) if isinstance(line, dict) else None
                 if y is not None and same_curve(y, values, 1e-6):
@@ -328,12 +198,14 @@ def judge_predict(got, ref):
 
 
 CHECKS = {
-    "build_model": Check(BUILD_PROBE, judge_build),
-    "compile_model": Check(COMPILE_PROBE, judge_compile),
-    "fit_history": Check(FIT_PROBE, judge_fit),
-    "choose_loss": Check(CHOOSE_LOSS_PROBE, judge_choose_loss),
-    "plot_fix": Check(PLOT_PROBE, judge_plot),
-    "predict_classes": Check(PREDICT_PROBE, judge_predict),
+    "build_model": Check(Probe(probes.probe_build_model, {"flowers": HIDDEN_FLOWERS}),
+                         judge_build),
+    "compile_model": Check(Probe(probes.probe_compile_model), judge_compile),
+    "fit_history": Check(Probe(probes.probe_fit_history), judge_fit),
+    "choose_loss": Check(Probe(probes.probe_choose_loss), judge_choose_loss),
+    "plot_fix": Check(Probe(probes.probe_plot_fix, {"epochs": 40, "freq": 10}), judge_plot),
+    "predict_classes": Check(Probe(probes.probe_predict_classes,
+                                   {"flowers": HIDDEN_FLOWERS}), judge_predict),
 }
 
 MISTAKES = [

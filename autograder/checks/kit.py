@@ -214,7 +214,8 @@ def judge_cases(got, ref, hints):
     values = got.get("values")
     cases = ref["cases"]
     if not isinstance(values, list) or len(values) != len(cases):
-        return [f"{ref['label']}: expected {len(cases)} results, the check got {short_repr(values)}."]
+        return [f"{ref['label']}: expected {len(cases)} results, "
+                f"the check got {short_repr(values)}."]
     for value, case in zip(values, cases):
         message = compare_arrays(case["what"], value, case["expected"])
         if message:

@@ -1,98 +1,14 @@
-"""Probe pieces and judges shared by the Keras assignments (keras_six_steps, subclass_cnn).
+"""Judges shared by the Keras assignments (keras_six_steps, subclass_cnn); what their
+probes share is ``in_kernel/keras_models.py``.
 
 A model part is checked on what its specification fixes: layer types and sizes,
 activations, regularizers, the parameter count, the compile settings, and the outcome
 of a short training run with fixed weights, fixed data order and op determinism,
-compared with the reference solution's run (``autograder.references`` records it)
+compared with the reference solution's run (``python -m autograder references`` records it)
 within the tolerance stored in the reference. Nothing trains for long at grading time.
 """
 
 from autograder.checks.kit import error_message, number, numbers, short_repr
-
-# Helpers defined in the kernel by every model probe.
-PROBE_HELPERS = '''\
-import json
-
-import numpy as np
-import keras
-import tensorflow as tf
-
-
-def _probe_json(x):
-    """x as plain JSON data (anything unusual as a string)."""
-    return json.loads(json.dumps(x, default=str))
-
-
-def _probe_floats(x):
-    values = np.asarray(x, dtype=np.float64).ravel()
-    return [float(v) if np.isfinite(v) else None for v in values]
-
-
-def _probe_layers(model):
-    """Type and the specified settings of every layer."""
-    layers = []
-    for layer in model.layers:
-        config = layer.get_config()
-        regularizer = config.get("kernel_regularizer")
-        layers.append(_probe_json({
-            "class": type(layer).__name__,
-            "units": config.get("units"),
-            "filters": config.get("filters"),
-            "kernel_size": config.get("kernel_size"),
-            "strides": config.get("strides"),
-            "padding": config.get("padding"),
-            "pool_size": config.get("pool_size"),
-            "activation": config.get("activation"),
-            "use_bias": config.get("use_bias"),
-            "kernel_regularizer": None if not regularizer else {
-                "class": regularizer.get("class_name"),
-                "config": regularizer.get("config"),
-            },
-        }))
-    return layers
-
-
-def _probe_fixed_weights(model, seed, scale):
-    """Replace the model's weights by seeded random ones (same shapes)."""
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, scale, w.shape).astype(w.dtype)
-                       for w in model.get_weights()])
-
-
-def _probe_short_fit(model, x, y, seed, epochs):
-    """Losses of a short, reproducible fit of the first 64 examples: seeded, with
-    deterministic ops, fixed weights and batches in order."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    model.run_eagerly = True  # a few small batches: tracing would cost more
-    _probe_fixed_weights(model, seed=seed, scale=0.1)
-    history = model.fit(x[:64], y[:64], batch_size=32, epochs=epochs, shuffle=False,
-                        verbose=0)
-    return _probe_floats(history.history["loss"])
-
-
-def _probe_compile_config(model):
-    config = model.get_compile_config() or {}
-    optimizer, loss = config.get("optimizer"), config.get("loss")
-    out = {"metrics": _probe_json(config.get("metrics"))}
-    if isinstance(optimizer, dict):
-        settings = optimizer.get("config", {})
-        out["optimizer"] = {"class": optimizer.get("class_name"),
-                            "learning_rate": settings.get("learning_rate"),
-                            "momentum": settings.get("momentum", 0.0)}
-    else:
-        out["optimizer"] = {"class": str(optimizer)}
-    if isinstance(loss, dict):
-        out["loss"] = {"class": loss.get("class_name"),
-                       "from_logits": loss.get("config", {}).get("from_logits")}
-    else:
-        out["loss"] = {"class": str(loss), "from_logits": None}
-    return _probe_json(out)
-
-
-def _probe_error(error):
-    return {"error": (type(error).__name__ + ": " + str(error))[:500]}
-'''
 
 # Names of the losses as strings, as compile() also accepts them.
 LOSS_STRINGS = {
@@ -109,7 +25,8 @@ def layer_messages(got_layers, want_layers):
     got_names = [layer.get("class") if isinstance(layer, dict) else None for layer in got_layers]
     want_names = [layer["class"] for layer in want_layers]
     if got_names != want_names:
-        return [f"the layers should be {want_names}, in this order; your model has {short_repr(got_names, 300)}."]
+        return [f"the layers should be {want_names}, in this order; "
+                f"your model has {short_repr(got_names, 300)}."]
     messages = []
     for i, (got, want) in enumerate(zip(got_layers, want_layers)):
         for key, value in want.items():
@@ -128,7 +45,8 @@ def layer_messages(got_layers, want_layers):
                 ok = have == value
             if not ok:
                 messages.append(
-                    f"layer {i} ({want['class']}): {key} should be {value!r}, it is {short_repr(have)}."
+                    f"layer {i} ({want['class']}): {key} should be {value!r}, "
+                    f"it is {short_repr(have)}."
                 )
     return messages
 

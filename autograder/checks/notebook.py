@@ -1,7 +1,7 @@
 """Read the graded cells of a source notebook and run them in this process.
 
-Used by ``autograder.references`` (to record what classic mistakes give) and by the
-tests (to grade fake submissions without starting a kernel per mistake).
+Used by ``python -m autograder references`` (to record what classic mistakes give) and
+by the tests (to grade fake submissions without starting a kernel per mistake).
 """
 
 import contextlib
@@ -10,13 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-# One definition of nbgrader's cells for the whole grader (autograder/cells.py).
-from autograder.cells import HIDDEN_BEGIN_LINE as HIDDEN_BEGIN  # noqa: F401
-from autograder.cells import HIDDEN_END_LINE as HIDDEN_END  # noqa: F401
-from autograder.cells import cells_by_id, nbgrader_meta  # noqa: F401
-from autograder.cells import strip_hidden_tests as visible_part  # noqa: F401
-# One serialiser of probe values, in kernels and here (autograder/probes.py).
-from autograder.probes import run_probe, split_probe  # noqa: F401
+from autograder.notebook.nbgrader_cells import nbgrader_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +42,7 @@ def run_cells(sources, namespace=None, quiet=True):
     out = io.StringIO()
     with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
         for source in sources:
-            exec(compile(source, "<cell>", "exec"), namespace)
+            exec(compile(source, "<cell>", "exec"), namespace)  # noqa: S102 - the course's own solution cells
     return namespace
 
 

@@ -1,4 +1,4 @@
-"""Hidden checks for update-rule parts: inputs, the probe, the Keras twin.
+"""Hidden checks for update-rule parts: the hidden inputs, the probe, the Keras twin.
 
 Every rule part is graded the same way. The probe creates two float64 parameters
 (shapes 2x3 and 3), calls the student's ``init_states(params, hyperparams)`` and then
@@ -10,7 +10,7 @@ Every rule part is graded the same way. The probe creates two float64 parameters
   variables (the step counter at 6, moments already non-zero).
 
 It records the parameters and the states after steps 1, 2, 3, 5, 10, 15, 20 (resume:
-1, 2, 3). ``autograder.references`` runs Keras's own optimizer on the same inputs to
+1, 2, 3). ``python -m autograder references`` runs Keras's own optimizer on the same inputs to
 produce what the judge expects. Under these inputs each classic mistake moves the
 numbers by far more than the tolerance; at Keras's defaults two of them would hide
 under a 1e-4 tolerance (epsilon outside Adagrad's root, the paper's epsilon in Adam).
@@ -19,6 +19,9 @@ under a 1e-4 tolerance (epsilon outside Adagrad's root, the paper's epsilon in A
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from autograder.checks.in_kernel.rules import probe_update_rule
+from autograder.checks.probe import Probe
 
 SHAPES = ((2, 3), (3,))
 FRESH_STEPS = 20
@@ -32,7 +35,7 @@ RESUME_T = 6.0
 class RuleSpec:
     """One graded update rule.
 
-    ``optimizer`` names the course's reference rule (autograder.reference_rules.OPTIMIZERS),
+    ``optimizer`` names the course's reference rule (autograder.checks.instructor_rules.OPTIMIZERS),
     whose ``.keras(hyperparams)`` gives the Keras optimizer taking the same steps.
     ``states`` maps each state name the notebook specifies to how the probe fills it
     for the resume scenario ("signed", "positive", "accumulator" or "counter") and to
@@ -48,7 +51,7 @@ class RuleSpec:
     states: dict = field(default_factory=dict)
 
     def inputs(self):
-        """The hidden inputs, deterministic: {scenario: keyword arguments of the probe}."""
+        """The hidden inputs, deterministic: {scenario: what the probe runs}."""
         rng = np.random.default_rng(self.seed)
         scenarios = {}
         for scenario, steps, record in (
@@ -75,14 +78,13 @@ class RuleSpec:
             }
         return scenarios
 
-    def probe(self):
-        lines = [PROBE_HELPERS, f"_probe_inputs = {self.inputs()!r}"]
-        lines.append("{name: _probe_run(**kw) for name, kw in _probe_inputs.items()}")
-        return "\n".join(lines)
+    def probe(self) -> Probe:
+        """The student's rule run on the hidden inputs (``in_kernel/rules.py``)."""
+        return Probe(probe_update_rule, {"scenarios": self.inputs()})
 
 
 def _rounded(array):
-    """Nested lists of floats with 4 significant digits: short, exact in the probe's text."""
+    """Nested lists of floats with 4 significant digits: short, exact when written out."""
     return np.vectorize(lambda x: float(f"{x:.4g}"))(array).tolist()
 
 
@@ -100,57 +102,3 @@ def _state_value(kind, rng, hyperparams):
         else:
             raise ValueError(kind)
     return values
-
-
-PROBE_HELPERS = '''\
-import numpy as np
-import tensorflow as tf
-
-
-def _probe_plain(x):
-    """A number or a flat list of numbers (nan/inf as None), whatever x was."""
-    try:
-        values = np.asarray(x, dtype=np.float64)
-    except Exception:
-        return "not numbers: " + repr(x)[:80]
-    if values.ndim == 0:
-        return float(values) if np.isfinite(values) else None
-    return [float(v) if np.isfinite(v) else None for v in values.ravel()]
-
-
-def _probe_states(states, keys):
-    out = {}
-    for key in keys:
-        value = states[key]
-        if isinstance(value, (list, tuple)):
-            out[key] = [_probe_plain(v) for v in value]
-        else:
-            out[key] = _probe_plain(value)
-    return out
-
-
-def _probe_run(init, update, hyperparams, start, state_values, grads, record, keys):
-    """Run the student's rule on hidden inputs; errors become part of the result."""
-    try:
-        init, update = globals()[init], globals()[update]
-        params = [tf.Variable(np.array(x, dtype=np.float64)) for x in start]
-        states = init(params, dict(hyperparams))
-        for key, value in state_values.items():  # resume from an intermediate state
-            if isinstance(value, list):
-                for var, v in zip(states[key], value):
-                    var.assign(np.reshape(np.array(v, dtype=np.float64), var.shape))
-            else:
-                states[key].assign(tf.cast(value, states[key].dtype))
-        records = []
-        for step, g in enumerate(grads, start=1):
-            g = [tf.constant(np.array(x, dtype=np.float64)) for x in g]
-            update(params, g, states, dict(hyperparams))
-            if step in record:
-                records.append({
-                    "params": [_probe_plain(p) for p in params],
-                    "states": _probe_states(states, keys),
-                })
-        return {"records": records}
-    except Exception as error:
-        return {"error": (type(error).__name__ + ": " + str(error))[:500]}
-'''

@@ -10,7 +10,7 @@ RULES = {
     "momentum_ema_update": RuleSpec(
         "momentum_ema", "momentum_ema_init", "momentum_ema_update",
         {"lr": 0.05, "beta": 0.8}, seed=102,
-        # Keras's velocity is -lr * m (autograder.reference_rules: lr scaled by 1 - beta)
+        # Keras's velocity is -lr * m (autograder.checks.instructor_rules: lr scaled by 1 - beta)
         states={"m": ("signed", ("_momentum", -1 / 0.05))},
     ),
     "momentum_velocity_update": RuleSpec(

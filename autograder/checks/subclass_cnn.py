@@ -2,107 +2,31 @@
 
 Expected values come from the reference solution run in one process with the same
 probes (``compute_references``), with fixed weights, fixed data order and op
-determinism. Part D (train and test) is judged on what its own code fixes, read from
-``cnn_history`` and the model it trained: epochs, steps, and a test accuracy that is
-the trained model's; so Parts B and C, or another model, do not change its verdict.
+determinism. Parts C and D run the student's function on a CNN built here to the
+specification (Part D compiles it too), so a wrong model costs Part B alone and a wrong
+compile Part C alone. Part D (``train_cnn``) is judged on what its own code fixes, on
+hidden digits: epochs, steps, and a returned accuracy that is the trained model's on
+the test digits it was given.
 """
 
 import numpy as np
 
 from autograder.checks import Check, Mistake
-from autograder.checks.iris import HIDDEN_FLOWERS, IRIS_DATA
-from autograder.checks.kit import number, numbers, short_repr
+from autograder.checks.in_kernel import subclass_cnn as probes
+from autograder.checks.iris import HIDDEN_FLOWERS
+from autograder.checks.kit import error_message, number, short_repr
 from autograder.checks.models import (
-    PROBE_HELPERS, close_messages, compile_messages, judge_prologue, layer_messages,
+    close_messages, compile_messages, judge_prologue, layer_messages,
 )
+from autograder.checks.probe import Probe
 
 _rng = np.random.default_rng(501)
 HIDDEN_IMAGES = np.round(_rng.uniform(0.0, 1.0, (6, 8, 8, 1)), 3).tolist()
-
-SPEC_CNN = '''keras.Sequential([
-            keras.Input(shape=(8, 8, 1)),
-            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ])'''
-
-IRIS_MODEL_PROBE = PROBE_HELPERS + IRIS_DATA + f'''
-
-def _probe_iris_model(flowers):
-    try:
-        model = IrisModel()
-        x, y = _probe_iris()
-        model(x[:1])  # build
-        out = {{"model": isinstance(model, keras.Model),
-               "sequential": isinstance(model, (keras.Sequential,)),
-               "layers": _probe_layers(model), "params": int(model.count_params())}}
-        _probe_fixed_weights(model, seed=502, scale=0.5)
-        out["outputs"] = _probe_floats(model(np.array(flowers, dtype="float32"), training=False))
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                      loss=keras.losses.SparseCategoricalCrossentropy())
-        out["losses"] = _probe_short_fit(model, x, y, seed=503, epochs=3)
-        return out
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_iris_model({HIDDEN_FLOWERS!r})'''
-
-BUILD_CNN_PROBE = PROBE_HELPERS + f'''
-
-def _probe_build_cnn(images):
-    try:
-        model = build_cnn()
-        out = {{"sequential": isinstance(model, keras.Sequential), "built": bool(model.built),
-               "layers": _probe_layers(model)}}
-        out["params"] = int(model.count_params()) if model.built else None
-        _probe_fixed_weights(model, seed=504, scale=0.3)
-        out["outputs"] = _probe_floats(model(np.array(images, dtype="float32"), training=False))
-        return out
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_build_cnn({HIDDEN_IMAGES!r})'''
-
-COMPILE_CNN_PROBE = PROBE_HELPERS + f'''
-
-def _probe_compile_cnn():
-    try:
-        from sklearn import datasets
-        x, y = datasets.load_digits(return_X_y=True)
-        x = (x / 16.0).astype("float32").reshape(-1, 8, 8, 1)
-        model = {SPEC_CNN}
-        returned = compile_cnn(model)
-        out = _probe_compile_config(model)
-        out["returned_model"] = returned is model
-        out["losses"] = _probe_short_fit(model, x, y, seed=505, epochs=2)
-        return out
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_compile_cnn()'''
-
-TRAIN_CNN_PROBE = PROBE_HELPERS + '''
-
-def _probe_train_cnn():
-    """What the fit and the evaluation fixed, read from cnn_history and the model it
-    trained (whatever its name), so that Parts B and C do not change the verdict."""
-    try:
-        history = globals()["cnn_history"]
-        model = history.model
-        _, accuracy = model.evaluate(x_digits_test, y_digits_test, verbose=0)
-        return {"epochs": len(history.history.get("loss", [])),
-                "steps": int(model.optimizer.iterations.numpy()),
-                "test_accuracy": float(globals()["test_accuracy"]),
-                "model_test_accuracy": float(accuracy)}
-    except Exception as error:
-        return _probe_error(error)
-
-
-_probe_train_cnn()'''
+# Part D's hidden digits, [start, stop) of scikit-learn's 1797: 200 to train on, in 7
+# batches of 32 per epoch (the last one short), and 97 to test on, a prime number, so
+# that the training digits' accuracy (k / 200) equals the test digits' only at 0 or 1.
+TRAIN_DIGITS, TEST_DIGITS = [500, 700], [1500, 1597]
+TRAIN_EPOCHS, BATCH_SIZE = 5, 32
 
 SPEC = {
     "iris_layers": [{
@@ -126,10 +50,10 @@ SPEC = {
 
 def compute_references(nb):
     """Run the reference solution and the probes on it, in this process."""
-    from autograder.checks.notebook import run_probe, solution_namespace
+    from autograder.checks.notebook import solution_namespace
 
     namespace = solution_namespace("subclass_cnn", nb)
-    got = {gid: run_probe(CHECKS[gid].probe, namespace)
+    got = {gid: CHECKS[gid].probe.run_here(namespace)
            for gid in ("iris_model", "build_cnn", "compile_cnn")}
     return {
         "iris_model": {"layers": SPEC["iris_layers"], "params": 15,
@@ -139,7 +63,9 @@ def compute_references(nb):
                       "outputs": got["build_cnn"]["outputs"], "rtol": 1e-4},
         "compile_cnn": {"compile": SPEC["compile"], "losses": got["compile_cnn"]["losses"],
                         "rtol": 1e-3},
-        "train_cnn": {"epochs": 5, "steps": 225},
+        "train_cnn": {"epochs": TRAIN_EPOCHS, "digits": TRAIN_DIGITS[1] - TRAIN_DIGITS[0],
+                      "steps": TRAIN_EPOCHS * -(-(TRAIN_DIGITS[1] - TRAIN_DIGITS[0])
+                                                // BATCH_SIZE)},
     }
 
 
@@ -151,7 +77,8 @@ def judge_iris_model(got, ref):
         messages.append("IrisModel should subclass keras.Model (not Sequential).")
     messages += layer_messages(got.get("layers"), ref["layers"])
     if got.get("params") != ref["params"]:
-        messages.append(f"IrisModel should have {ref['params']} parameters, it has {short_repr(got.get('params'))}.")
+        messages.append(f"IrisModel should have {ref['params']} parameters, "
+                        f"it has {short_repr(got.get('params'))}.")
     if not messages:
         messages += close_messages("With fixed weights, the outputs on hidden flowers",
                                    got.get("outputs"), ref["outputs"], 1e-4, 1e-6)
@@ -169,7 +96,8 @@ def judge_build_cnn(got, ref):
                         "keras.Input(shape=(8, 8, 1)).")
     messages += layer_messages(got.get("layers"), ref["layers"])
     if got.get("params") != ref["params"]:
-        messages.append(f"The CNN should have {ref['params']} parameters, it has {short_repr(got.get('params'))}.")
+        messages.append(f"The CNN should have {ref['params']} parameters, "
+                        f"it has {short_repr(got.get('params'))}.")
     if not messages:
         messages += close_messages("With fixed weights, the outputs on hidden images",
                                    got.get("outputs"), ref["outputs"], ref["rtol"], 1e-6)
@@ -184,6 +112,9 @@ def judge_compile_cnn(got, ref):
     if not got.get("returned_model"):
         messages.append("compile_cnn should return the model it compiled.")
     if not messages:
+        problem = error_message(got.get("fit")) if "fit" in got else None
+        if problem:
+            return [f"Compiled by your compile_cnn, the CNN could not train: {problem}"]
         messages += close_messages("A 2-epoch run with fixed weights: the loss per epoch",
                                    got.get("losses"), ref["losses"], ref["rtol"])
     return messages
@@ -193,25 +124,37 @@ def judge_train_cnn(got, ref):
     messages = judge_prologue(got)
     if messages:
         return messages
+    if got.get("pair") is not True:
+        return ["train_cnn should return two values: return history, test_accuracy."]
+    if got.get("history") is not True:
+        return ["train_cnn should return what model.fit returns (a History), then the "
+                "test accuracy: return history, test_accuracy."]
+    if got.get("same_model") is not True:
+        messages.append("train_cnn should fit the model it is given.")
     if got.get("epochs") != ref["epochs"]:
-        return [f"cnn_history should hold {ref['epochs']} epochs, not "
-                f"{short_repr(got.get('epochs'))}."]
+        messages.append(f"train_cnn should fit for {ref['epochs']} epochs, not "
+                        f"{short_repr(got.get('epochs'))}.")
     if got.get("steps") != ref["steps"]:
-        messages.append(f"The optimizer took {short_repr(got.get('steps'))} steps; 5 epochs of "
-                        f"1437 digits in batches of 32 take {ref['steps']}: fit once, with "
-                        "batch_size=32.")
+        messages.append(
+            f"The model took {short_repr(got.get('steps'))} steps; {ref['epochs']} epochs of "
+            f"{ref['digits']} digits in batches of 32 take {ref['steps']}: fit once, with "
+            "batch_size=32, on the x_train and y_train that train_cnn is given.")
     have, want = number(got.get("test_accuracy")), number(got.get("model_test_accuracy"))
     if have is None or want is None or abs(have - want) > 1e-6:
-        messages.append("test_accuracy should be what evaluate gives for the trained model "
-                        "on the test digits (x_digits_test, y_digits_test).")
+        messages.append("The test accuracy train_cnn returns should be what evaluate gives "
+                        "for the trained model on the x_test and y_test it is given: "
+                        "one number, the second that evaluate returns.")
     return messages
 
 
 CHECKS = {
-    "iris_model": Check(IRIS_MODEL_PROBE, judge_iris_model),
-    "build_cnn": Check(BUILD_CNN_PROBE, judge_build_cnn),
-    "compile_cnn": Check(COMPILE_CNN_PROBE, judge_compile_cnn),
-    "train_cnn": Check(TRAIN_CNN_PROBE, judge_train_cnn),
+    "iris_model": Check(Probe(probes.probe_iris_model, {"flowers": HIDDEN_FLOWERS}),
+                        judge_iris_model),
+    "build_cnn": Check(Probe(probes.probe_build_cnn, {"images": HIDDEN_IMAGES}),
+                       judge_build_cnn),
+    "compile_cnn": Check(Probe(probes.probe_compile_cnn), judge_compile_cnn),
+    "train_cnn": Check(Probe(probes.probe_train_cnn,
+                             {"train": TRAIN_DIGITS, "test": TEST_DIGITS}), judge_train_cnn),
 }
 
 MISTAKES = [
@@ -236,6 +179,24 @@ MISTAKES = [
             "SparseCategoricalCrossentropy(from_logits=False)",
             "SparseCategoricalCrossentropy(from_logits=True)",
             "from_logits=True with softmax outputs."),
+    Mistake("build_cnn", "build_cnn_answer", "no Flatten",
+            "        keras.layers.Flatten(),\n", "",
+            "without Flatten, the Dense layer gives 10 numbers for each of the 4x4 "
+            "positions."),
+    Mistake("compile_cnn", "compile_cnn_answer", "one-hot loss for integer labels",
+            "SparseCategoricalCrossentropy(from_logits=False)",
+            "CategoricalCrossentropy(from_logits=False)",
+            "CategoricalCrossentropy expects one-hot labels."),
     Mistake("train_cnn", "train_cnn_answer", "batches of 64",
             "batch_size=32", "batch_size=64", "batches of 64."),
+    Mistake("train_cnn", "train_cnn_answer", "fit on the notebook's digits",
+            "model.fit(x_train, y_train,", "model.fit(x_digits_train, y_digits_train,",
+            "the digits of the notebook, not the x_train and y_train given."),
+    Mistake("train_cnn", "train_cnn_answer", "evaluated on the training digits",
+            "model.evaluate(x_test, y_test, verbose=0)",
+            "model.evaluate(x_train, y_train, verbose=0)",
+            "the accuracy on the training digits, not the test digits."),
+    Mistake("train_cnn", "train_cnn_answer", "the test loss returned",
+            "_, test_accuracy = model.evaluate(", "test_accuracy, _ = model.evaluate(",
+            "the loss that evaluate returns first, not the accuracy."),
 ]

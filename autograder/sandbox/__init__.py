@@ -12,8 +12,9 @@ The grader runs student code; this package decides where and how, in small parts
   per-cell and per-notebook time limits and the output-size cap (stream text, images
   and HTML count).
 * limits.py holds the ``Limits``; confinement.py the bubblewrap command and the kernel's
-  environment; this module decides whether to sandbox (``sandbox_available``) and
-  prints the one warning when it does not.
+  environment; kernel_entry.py the program every kernel runs first (its folders, its
+  privilege drop); uids.py the kernels' user ids; this module decides whether to
+  sandbox (``sandbox_available``) and prints the one warning when it does not.
 * zygote.py: warm kernels. A grading worker's ``WarmKernels`` holds one sandboxed
   zygote that has imported the set-up cells' modules; ``start_warm_kernel`` forks from
   it a kernel in its own namespaces, folders and uid, and yields a ``WarmKernel``, a
@@ -21,16 +22,19 @@ The grader runs student code; this package decides where and how, in small parts
 
 With bubblewrap (``bwrap``, Linux) the kernel runs in new PID, network, IPC and UTS
 namespaces, sees a read-only minimal file system (``/usr``, a few ``/etc`` files, the
-Python installation and the virtual environment, the ``course`` package), a private
-``/tmp``, and ``workdir`` as its only writable folder (mounted at ``/submission``, which is
-also its ``HOME``). It never sees the repository root, ``solutions/``,
-``autograder/references``, the gradebook or other students' folders. When the grader runs
-as root, the kernel drops to an unprivileged user id of its own, so that the process
-limit (``RLIMIT_NPROC``) is enforced. Memory, file size and process limits are
-``setrlimit`` limits set by a tiny wrapper just before the kernel starts; no cgroups.
-``run_cell`` adds what rlimits cannot do: it sums the memory (PSS) of all the kernel's
-processes twice a second, and kills whatever a cell started once the cell ends.
-The sandbox dies with the grader (``--die-with-parent`` and a parent-death signal).
+Python installation, the virtual environment at /opt/venv and the ``course`` package),
+and never the repository root, ``solutions/``, ``autograder/references``, the gradebook
+or other students' folders. Every kernel, fresh or warm, first runs one program,
+kernel_entry.py: as root in its sandbox, it copies ``workdir`` into memory of its own
+(/submission, also its ``HOME``, and /tmp: one tmpfs with a size and a file count
+limit), then drops privileges (rlimits, a seccomp filter that refuses Linux's keyrings,
+and, when the grader runs as root, an unprivileged uid of its own from uids.py, never
+given to another kernel on the machine, so that ``RLIMIT_NPROC`` is enforced). Memory,
+file size and process limits are ``setrlimit`` limits; no cgroups. ``run_cell`` adds
+what rlimits cannot do: it sums the memory (PSS) of all the kernel's processes twice a
+second, kills whatever a cell started once the cell ends, and names a full writable
+folder. The sandbox dies with the grader (``--die-with-parent`` and a parent-death
+signal).
 
 Without bubblewrap (macOS, a machine without ``bwrap``) the same interface runs the kernel
 as a plain local process with the same rlimits, and says so loudly, once.
@@ -51,7 +55,6 @@ from autograder.sandbox.kernel import Kernel
 from autograder.sandbox.kernel import start_kernel as _start_kernel
 from autograder.sandbox.limits import (GIB, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, MIB,
                                        CellResult, Limits, human)
-from autograder.sandbox.processes import descendants as _descendants  # noqa: F401
 
 __all__ = ["GIB", "MIB", "MAX_MESSAGE_BYTES", "MAX_QUEUED_MESSAGES", "SANDBOX_WORKDIR",
            "CellResult", "CellRun", "Kernel", "Limits", "human", "run_cell",
@@ -122,8 +125,3 @@ def start_kernel(workdir: Path | str, limits: Limits | None = None,
                          "the sandbox was turned off for this run")
     with _start_kernel(workdir, limits, bool(sandbox), env) as running:
         yield running
-
-
-def _launcher_pid(kernel: Kernel) -> int | None:
-    """The pid of the kernel's launcher (bubblewrap, or the plain kernel)."""
-    return kernel.launcher_pid()

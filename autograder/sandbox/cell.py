@@ -4,14 +4,16 @@ and the notebook's time limits, the output cap and the memory and process limits
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import time
 from dataclasses import replace
 from typing import Any
 
 from autograder.sandbox.kernel import Kernel
-from autograder.sandbox.limits import MAX_MESSAGE_BYTES, CellResult, Limits, human, one_line
+from autograder.sandbox.limits import (MAX_MESSAGE_BYTES, CellResult, Limits, human,
+                                       one_line, writable_breach)
+from course.grading_terms import LIMITS
+from course.grading_terms import output_size as _output_size
 
 _REAPER = """import os as _ag_os
 try:
@@ -57,11 +59,12 @@ class CellRun:
         self.reply: dict | None = None
         self.reply_at: float | None = None
         self.lost = False
-        self.flood_cap = 16 * limits.max_output_bytes
+        self.flood_cap = LIMITS.flood_factor * limits.max_output_bytes
         self.next_memory_check = time.monotonic() + 0.5
         self.at_process_limit = False
         self.cell_deadline = 0.0
         self.notebook_limited = False
+        self.space_before = kernel.writable_space()
 
     def run(self, source: str) -> CellResult:
         if self._start(source):
@@ -139,7 +142,7 @@ class CellRun:
     def _watch_connection(self, now: float) -> bool:
         """A message over MAX_MESSAGE_BYTES cuts the IOPub connection (or, seen from
         here, the kernel's "idle" never comes): the cell's output was lost."""
-        kernel, result = self.kernel, self.result
+        kernel = self.kernel
         cut = kernel.iopub.cut()
         if cut and _dies_soon(kernel):  # its sockets closed as it died: nothing lost
             self._died()
@@ -185,6 +188,10 @@ class CellRun:
             return False
         except Exception:  # noqa: BLE001 - a bad signature or garbled frames from
             return False  # student code (e.g. a forked kernel): ignore the message
+        return self._take(msg)
+
+    def _take(self, msg) -> bool:
+        """Keep one IOPub message's output if it is this cell's; True on its "idle"."""
         if not isinstance(msg, dict):
             return False
         if msg.get("parent_header", {}).get("msg_id") != self.msg_id:
@@ -199,6 +206,18 @@ class CellRun:
         if out is not None:
             self._add_output(msg_type, content, out)
         return False
+
+    def _collect_rest(self) -> None:
+        """After the kernel was killed: what it had sent before, still queued here."""
+        for _ in range(10_000):
+            try:
+                msg = self.kernel.iopub.get_msg(timeout=0.05)
+            except queue.Empty:
+                return
+            except Exception:  # noqa: BLE001 - garbled frames: skip them
+                continue
+            if self._take(msg):
+                return
 
     def _add_output(self, msg_type: str, content: dict, out: dict) -> None:
         """Keep an output while the cap allows; past it, a note; interrupt a flood."""
@@ -231,6 +250,8 @@ class CellRun:
 
     def _finish(self) -> None:
         result = self.result
+        if result.kernel_dead:
+            self._collect_rest()
         if result.error is None and not result.kernel_dead:
             # a kernel whose traceback display was patched away still reports the error
             # in its execute_reply
@@ -254,7 +275,16 @@ class CellRun:
             result.limit = "processes"
             result.error = (f"the cell's processes reached the process limit of "
                             f"{limits.max_processes}: they were killed")
+        self._writable_full()
         _classify(result, limits)
+
+    def _writable_full(self) -> None:
+        result = self.result
+        after = self.kernel.writable_space() if self.kernel.alive() else None
+        if result.limit is None and after is not None:
+            breach = writable_breach(self.space_before, after, result.error, self.limits)
+            if breach:
+                result.limit, result.error = breach
 
     def _interrupt(self, now: float) -> None:
         self.kernel.interrupt()
@@ -287,18 +317,10 @@ def _classify(result: CellResult, limits: Limits) -> None:
         result.limit = "file size"
         result.error = (f"{result.error} (files are limited to "
                         f"{human(limits.max_file_bytes)})")
-
-
-def _output_size(content: dict[str, Any]) -> int:
-    size = 0
-    for key in ("text", "evalue", "ename"):
-        if isinstance(content.get(key), str):
-            size += len(content[key])
-    for line in content.get("traceback") or []:
-        size += len(line) if isinstance(line, str) else 0
-    for value in (content.get("data") or {}).values():
-        size += len(value) if isinstance(value, str) else len(json.dumps(value))
-    return size
+    elif "[Errno 28]" in result.error:  # ENOSPC: a full /tmp (the kernel's own uid:
+        result.limit = "space"  # _writable_full tells files from bytes)
+        result.error = (f"{result.error} (/tmp holds at most "
+                        f"{human(limits.writable_bytes)})")
 
 
 def _to_output(msg_type: str, content: dict[str, Any]) -> dict[str, Any] | None:

@@ -9,9 +9,9 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
+import autograder.sandbox.kernel_entry as kernel_entry
 from autograder.sandbox.limits import Limits
 
 #: Where the submission's private copy appears inside the sandbox (cwd and HOME).
@@ -57,31 +57,68 @@ def probe_bwrap() -> tuple[bool, str]:
 # Building the sandbox command
 # ----------------------------------------------------------------------------------
 
-def _python_roots() -> list[str]:
-    """Read-only folders the kernel's Python needs: installation, venv, course package."""
-    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-             os.path.realpath(os.path.dirname(sys.executable)),
-             os.path.realpath(os.path.dirname(os.path.realpath(sys.executable)))}
+#: Where the sandbox shows the virtual environment and an editable install's course
+#: package: both usually live in the repository, whose path no kernel is to see.
+SANDBOX_VENV = "/opt/venv"
+SANDBOX_COURSE = "/opt/course-package"
+
+
+def _python_roots() -> list[tuple[str, str]]:
+    """Read-only folders the kernel's Python needs, as (host path, path in the sandbox):
+    the Python installation at its own path, the virtual environment at
+    ``SANDBOX_VENV``, an editable course package at ``SANDBOX_COURSE``/course."""
+    moved: dict[str, str] = {}
+    if sys.prefix != sys.base_prefix:
+        moved[os.path.realpath(sys.prefix)] = SANDBOX_VENV
+    stay = {os.path.realpath(sys.base_prefix),
+            os.path.dirname(os.path.realpath(sys.executable))}
+    executable_dir = os.path.realpath(os.path.dirname(sys.executable))
+    if not _below(executable_dir, moved):
+        stay.add(executable_dir)
     try:  # editable install: the course package lives in the repository; bind it alone
         import course
 
-        roots.add(os.path.realpath(os.path.dirname(course.__file__)))
+        folder = os.path.realpath(os.path.dirname(course.__file__))
+        if not _below(folder, moved):
+            moved[folder] = f"{SANDBOX_COURSE}/course"
     except ImportError:
         pass
     # keep only outermost folders, never / or a folder that holds the course's secrets
     out: list[str] = []
-    for root in sorted(roots, key=len):
-        if root in ("/", "") or any(root == o or root.startswith(o + "/") for o in out):
+    for root in sorted(stay, key=len):
+        if root in ("/", "") or _below(root, out):
             continue
         if root.startswith("/usr/") or root == "/usr":
             continue  # already bound as a whole
         out.append(root)
+    roots = [(root, root) for root in out]
+    roots += [(host, inside) for host, inside in moved.items() if not _below(host, out)]
     for secret in _protected_paths():
-        for root in out:
-            if secret == root or secret.startswith(root + "/"):
-                raise RuntimeError(f"refusing to expose {root} to student code: it "
+        for host, _ in roots:
+            if _below(secret, [host]):
+                raise RuntimeError(f"refusing to expose {host} to student code: it "
                                    f"contains {secret}")
-    return out
+    return roots
+
+
+def _below(path: str, folders) -> bool:
+    """Whether ``path`` is one of ``folders`` or inside one."""
+    return any(path == folder or path.startswith(folder.rstrip("/") + "/")
+               for folder in folders)
+
+
+def sandbox_python() -> str:
+    """``sys.executable`` where the sandbox shows it."""
+    for path in (os.path.abspath(sys.executable), os.path.realpath(sys.executable)):
+        for host, inside in _python_roots():
+            if _below(path, [host]):
+                return inside + path[len(host):]
+    return sys.executable
+
+
+def _moved_roots() -> list[str]:
+    """The sandbox's paths of the folders bound away from their host path."""
+    return [inside for host, inside in _python_roots() if host != inside]
 
 
 def _protected_paths() -> list[str]:
@@ -96,7 +133,7 @@ def _bwrap_ns_args() -> list[str]:
             "--unshare-cgroup-try", "--die-with-parent"]
 
 
-def _bwrap_fs_args(python_roots: list[str]) -> list[str]:
+def _bwrap_fs_args(python_roots: list[tuple[str, str]]) -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -108,9 +145,9 @@ def _bwrap_fs_args(python_roots: list[str]) -> list[str]:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     made: set[str] = set()
-    for root in python_roots:
-        args += _parent_dirs(root, made)
-        args += ["--ro-bind", root, root]
+    for host, inside in python_roots:
+        args += _parent_dirs(inside, made)
+        args += ["--ro-bind", host, inside]
     return args
 
 
@@ -127,10 +164,13 @@ def _parent_dirs(path: str, made: set[str]) -> list[str]:
     return args
 
 
-def _kernel_env(home: str, extra: dict[str, str] | None) -> dict[str, str]:
+def _kernel_env(home: str, sandboxed: bool, extra: dict[str, str] | None
+                ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k in ENV_PASSTHROUGH or k.startswith(ENV_PASSTHROUGH_PREFIXES)}
-    bindir = os.path.dirname(sys.executable)
+    bindir = os.path.dirname(sandbox_python() if sandboxed else sys.executable)
+    if sandboxed and f"{SANDBOX_COURSE}/course" in _moved_roots():
+        env["PYTHONPATH"] = SANDBOX_COURSE  # the editable install's path is the host's
     env.update({
         "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
@@ -149,43 +189,6 @@ def _kernel_env(home: str, extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-# Runs inside the sandbox just before the kernel: rlimits, then (as root) drop to the
-# kernel's own unprivileged uid, then exec ipykernel. argv[1] is a JSON dict.
-_WRAPPER = r"""
-import json, os, resource, signal, sys
-a = json.loads(sys.argv[1])
-for name, value in a["rlimits"].items():
-    try:
-        resource.setrlimit(getattr(resource, name), (value, value))
-    except (ValueError, OSError) as e:
-        print("rlimit", name, e, file=sys.stderr)
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-if a.get("uid") is not None:
-    os.setgroups([])
-    os.setgid(a["gid"])
-    os.setuid(a["uid"])
-os.umask(0o077)
-os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", a["conn"],
-                          "--HistoryManager.enabled=False"])
-"""
-
-_uid_counter = 0
-_uid_lock = threading.Lock()
-
-
-def pick_uid() -> int:
-    """An unprivileged uid for one kernel, distinct per concurrent kernel.
-
-    RLIMIT_NPROC counts every task of a real uid, so parallel kernels must not share
-    one; uids 200000-299999 are far from the system's and users' ids.
-    """
-    global _uid_counter
-    with _uid_lock:
-        _uid_counter += 1
-        n = _uid_counter
-    return 200000 + (os.getpid() * 64 + n) % 100000
-
-
 def rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
     r = {"RLIMIT_AS": int(limits.memory_bytes), "RLIMIT_FSIZE": int(limits.max_file_bytes),
          "RLIMIT_CORE": 0}
@@ -195,27 +198,72 @@ def rlimits(limits: Limits, sandboxed_uid: bool) -> dict[str, int]:
     return r
 
 
+#: The one program every kernel runs first (kernel_entry.py): its folders, its drop.
+ENTRY = Path(__file__).with_name("kernel_entry.py")
+#: Where a sandboxed kernel sees its runtime folder (connection file and sockets).
+KERNEL_RUN = "/run/kernel"
+
+
+def kernel_request(limits: Limits, uid: int | None, conn: str, work: str,
+                   hide: list[str]) -> dict:
+    """kernel_entry.py's request: the kernel's folders, limits and uid."""
+    return {"uid": uid, "rlimits": rlimits(limits, uid is not None), "conn": conn,
+            "work": work, "hide": hide, "writable_bytes": int(limits.writable_bytes),
+            "max_files": int(limits.max_files), "anonymous": _moved_roots()}
+
+
 def kernel_command(limits: Limits, sandboxed: bool, uid: int | None, runtime: str,
                    workdir: Path) -> list[str]:
-    """The kernel's launch command; jupyter_client fills in ``{connection_file}``."""
-    wrapper_args = {"conn": "{connection_file}", "rlimits": rlimits(limits, uid is not None),
-                    "uid": uid, "gid": uid}
-    inner = [sys.executable, "-c", _WRAPPER, json.dumps(wrapper_args)]
+    """The kernel's launch command: kernel_entry.py, in bubblewrap when ``sandboxed``.
+    As root (``uid``), the kernel copies ``workdir`` (bound read-only at /run/work)
+    into a tmpfs of its own; otherwise ``workdir`` is bound at /submission."""
     if not sandboxed:
-        return inner
-    # The private /tmp comes first: a venv or repository that lives under /tmp
-    # (a CI clone, say) is bound back on top of it, not hidden by it.
+        request = kernel_request(limits, None, os.path.join(runtime, "kernel.json"),
+                                 str(workdir), [])
+        return [sys.executable, "-c", ENTRY.read_text(), json.dumps(request)]
+    request = kernel_request(limits, uid, f"{KERNEL_RUN}/kernel.json", "/run/work",
+                             ["/run/work"])
+    # The private /tmp comes first: a Python installation that lives under /tmp is
+    # bound on top of it, not hidden by it.
     argv = [shutil.which("bwrap"),
-            "--size", str(int(limits.tmp_bytes)), "--perms", "1777", "--tmpfs", "/tmp",
+            "--size", str(int(limits.writable_bytes)), "--perms", "1777", "--tmpfs", "/tmp",
             *_bwrap_fs_args(_python_roots()),
             "--proc", "/proc", "--dev", "/dev",
-            "--bind", runtime, runtime,
-            "--bind", str(workdir), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR,
-            *_bwrap_ns_args(), "--hostname", "sandbox",
-            "--unsetenv", "JPY_PARENT_PID"]
-    if uid is not None:
-        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    return argv + ["--", *inner]
+            "--perms", "0755", "--dir", "/run", "--bind", runtime, KERNEL_RUN]
+    if uid is None:  # no mounts of its own: the folder itself, writable
+        argv += ["--bind", str(workdir), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+    else:
+        argv += ["--ro-bind", str(workdir), "/run/work", "--perms", "0755", "--dir",
+                 SANDBOX_WORKDIR, "--perms", "0755", "--dir", kernel_entry.STAGE,
+                 "--chdir", "/", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETUID",
+                 "--cap-add", "CAP_SETGID"]
+    return argv + [*_bwrap_ns_args(), "--hostname", "sandbox", "--unsetenv",
+                   "JPY_PARENT_PID", "--", sandbox_python(), "-c", ENTRY.read_text(),
+                   json.dumps(request)]
+
+
+def kernel_connection_file(host_file: str, owner: int | None, sandboxed: bool) -> str:
+    """The kernel's copy of the connection file the grader wrote, beside it, naming the
+    sockets where the kernel sees them (``KERNEL_RUN`` in the sandbox); readable by
+    the kernel's ``owner`` alone. Returns its path on the host."""
+    info = json.loads(Path(host_file).read_text())
+    if sandboxed:
+        info["ip"] = f"{KERNEL_RUN}/{os.path.basename(info['ip'])}"
+    copy = os.path.join(os.path.dirname(host_file), "kernel.json")
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(info, fh)
+    if owner is not None:
+        os.chown(copy, owner, owner)
+    return copy
+
+
+def lock_folder(path: str) -> None:
+    """A kernel's runtime folder once its sockets are made: root's and read-only for the
+    kernel, which can then add nothing there (a file on the host's disk, or a symbolic
+    link in place of a socket, which the grader would follow when it reconnects)."""
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o755)
 
 
 def zygote_command(spool: str, program: str, args: str) -> list[str]:
@@ -225,15 +273,16 @@ def zygote_command(spool: str, program: str, args: str) -> list[str]:
     return [shutil.which("bwrap"), "--perms", "1777", "--tmpfs", "/tmp",
             *_bwrap_fs_args(_python_roots()), "--proc", "/proc", "--dev", "/dev",
             "--bind", spool, "/spool", "--perms", "0755", "--dir", SANDBOX_WORKDIR,
-            "--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", "/run/kernel",
+            "--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", KERNEL_RUN,
+            "--perms", "0755", "--dir", kernel_entry.STAGE,
             "--chdir", "/", *_bwrap_ns_args(), "--hostname", "sandbox",
             "--unsetenv", "JPY_PARENT_PID", "--cap-add", "CAP_SYS_ADMIN",
             "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-            "--", sys.executable, "-c", program, args]
+            "--", sandbox_python(), "-c", program, args]
 
 
 def kernel_env(sandboxed: bool, workdir: Path, runtime: str,
                extra: dict[str, str] | None) -> dict[str, str]:
-    env = _kernel_env(SANDBOX_WORKDIR if sandboxed else str(workdir), extra)
+    env = _kernel_env(SANDBOX_WORKDIR if sandboxed else str(workdir), sandboxed, extra)
     env["TMPDIR"] = "/tmp" if sandboxed else runtime
     return env

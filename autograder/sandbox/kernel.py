@@ -15,11 +15,12 @@ from typing import Iterator
 
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from traitlets import Instance, Integer
+from traitlets import Bool, Instance, Integer
 
 import autograder.sandbox.confinement as confinement
+import autograder.sandbox.uids as uids
 from autograder.sandbox.limits import MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, Limits
-from autograder.sandbox.processes import KernelProcesses, chown_tree, die_with_grader
+from autograder.sandbox.processes import KernelProcesses, die_with_grader
 
 
 class _TheGradedSpec(KernelSpecManager):
@@ -32,16 +33,18 @@ class _TheGradedSpec(KernelSpecManager):
 
 
 class _GraderKernelManager(KernelManager):
-    """A KernelManager that gives the connection file to the kernel's own user id."""
+    """A KernelManager whose kernel reads its own copy of the connection file."""
 
-    connection_file_owner = Integer(None, allow_none=True)
+    kernel_owner = Integer(None, allow_none=True)
+    sandboxed = Bool(True)
 
     def format_kernel_cmd(self, extra_arguments=None):
         # called right after the connection file is written, before the launch
-        if self.connection_file_owner is not None:
-            owner = self.connection_file_owner
-            os.chown(os.path.realpath(self.connection_file), owner, owner)
-        return super().format_kernel_cmd(extra_arguments)
+        confinement.kernel_connection_file(os.path.realpath(self.connection_file),
+                                           self.kernel_owner, self.sandboxed)
+        # the command is complete: no {templates}, the program text it carries (with
+        # braces of its own) reaches the kernel as written
+        return list(self.kernel_spec.argv)
 
 
 class NotebookClock:
@@ -166,6 +169,17 @@ class Kernel:
         with contextlib.suppress(Exception):
             self.manager.interrupt_kernel()
 
+    def writable_space(self) -> os.statvfs_result | None:
+        """The kernel's own tmpfs (its /submission and /tmp), seen through a process of
+        its mount namespace; None without one (a grader that is not root) or when the
+        kernel is gone."""
+        if self.uid is None:
+            return None
+        for pid in sorted(self.processes.kernel_pids):
+            with contextlib.suppress(OSError):
+                return os.statvfs(f"/proc/{pid}/root/tmp")
+        return None
+
 
 @contextlib.contextmanager
 def start_kernel(workdir: Path | str, limits: Limits | None, sandboxed: bool,
@@ -179,18 +193,15 @@ def start_kernel(workdir: Path | str, limits: Limits | None, sandboxed: bool,
         raise FileNotFoundError(f"workdir {workdir} is not a folder")
     runtime = tempfile.mkdtemp(prefix="agk-", dir="/tmp" if os.path.isdir("/tmp") else None)
     as_root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
-    uid = confinement.pick_uid() if (sandboxed and as_root) else None
+    # as root, the kernel copies workdir into memory of its own (kernel_entry.py)
+    uid = uids.allocate() if (sandboxed and as_root) else None
     try:
         if uid is not None:
-            os.chown(runtime, uid, uid)
-            chown_tree(workdir, uid)
+            os.chown(runtime, uid, uid)  # ipykernel makes its sockets there
         with _launched(workdir, limits, sandboxed, uid, runtime, env) as kernel:
             yield kernel
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
-        if uid is not None:
-            with contextlib.suppress(OSError):
-                chown_tree(workdir, os.geteuid())
 
 
 @contextlib.contextmanager
@@ -204,7 +215,8 @@ def _launched(workdir: Path, limits: Limits, sandboxed: bool, uid: int | None,
     km = _GraderKernelManager(
         transport="ipc" if sandboxed else "tcp",
         connection_file=os.path.join(runtime, "k.json"), kernel_name="python3",
-        kernel_spec_manager=_TheGradedSpec(spec=spec), connection_file_owner=uid)
+        kernel_spec_manager=_TheGradedSpec(spec=spec), kernel_owner=uid,
+        sandboxed=sandboxed)
     context = zmq.Context()
     context.setsockopt(zmq.MAXMSGSIZE,
                        max(MAX_MESSAGE_BYTES, 4 * int(limits.max_output_bytes)))
@@ -226,6 +238,8 @@ def _launched(workdir: Path, limits: Limits, sandboxed: bool, uid: int | None,
             tail = Path(log_path).read_bytes()[-2000:].decode("utf-8", "replace")
             raise RuntimeError(f"kernel did not start: {exc}\n{tail}") from None
         kernel.ready()
+        if uid is not None:  # its sockets are made: nothing more of its own there
+            confinement.lock_folder(runtime)
         yield kernel
     finally:
         if client is not None:

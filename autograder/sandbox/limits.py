@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from course.grading_terms import LIMITS
+
 GIB = 2**30
 MIB = 2**20
 
@@ -23,20 +25,28 @@ class Limits:
 
     ``max_processes`` counts tasks (Linux counts threads as processes): the kernel,
     its threads (TensorFlow starts a few dozen on a small machine; see
-    ``effective_max_processes``) and anything it forks.
+    ``effective_max_processes``) and anything it forks. The time and output limits
+    are the course's (``course.grading_terms.LIMITS``), which the student's check
+    applies too.
     """
 
-    cell_timeout: float = 60
-    notebook_timeout: float = 300
+    cell_timeout: float = LIMITS.cell_seconds
+    notebook_timeout: float = LIMITS.notebook_seconds
     memory_bytes: int = 4 * GIB
-    max_output_bytes: int = 1 * MIB
+    max_output_bytes: int = LIMITS.output_bytes
     max_processes: int = 64
     max_file_bytes: int = 256 * MIB  # largest file the kernel may write (RLIMIT_FSIZE)
-    startup_timeout: float = 60  # kernel start-up, not counted in notebook_timeout
+    startup_timeout: float = LIMITS.startup_seconds  # not counted in notebook_timeout
     #: each of the instructor's locked set-up cells (``import tensorflow`` and the
     #: like): its own wall-clock limit, not counted in the student's time
-    setup_timeout: float = 300
-    tmp_bytes: int = 256 * MIB  # size of the sandbox's private /tmp (tmpfs)
+    setup_timeout: float = LIMITS.setup_seconds
+    #: what the kernel may write in all: its /submission and /tmp share one tmpfs
+    #: (memory) of this size; more than ``max_file_bytes``, so that one big file
+    #: breaches the file size limit first
+    writable_bytes: int = 512 * MIB
+    #: files and folders the kernel may have there (the submission's own included):
+    #: each costs the host about 1 KB of kernel memory, outside every rlimit
+    max_files: int = 10_000
 
     def effective_max_processes(self) -> int:
         """RLIMIT_NPROC given to the kernel's user: ``max_processes`` plus thread headroom.
@@ -67,8 +77,28 @@ class CellResult:
     output_bytes: int = 0
     kernel_dead: bool = False
     #: which limit the cell breached, if any: "time", "notebook time", "output",
-    #: "memory", "processes", "file size"; None when it breached none
+    #: "memory", "processes", "file size", "files" (``max_files``), "space"
+    #: (``writable_bytes``); None when it breached none
     limit: str | None = None
+
+
+def writable_breach(before, after, error: str | None,
+                    limits: Limits) -> tuple[str, str] | None:
+    """(limit, reason) when a cell filled the kernel's writable folders (/submission and
+    /tmp): their inodes or their bytes, whether or not it let the error through.
+    ``before`` and ``after`` are ``os.statvfs`` of them around the cell."""
+
+    def filled(free: str) -> bool:
+        return getattr(after, free) == 0 and (before is None or getattr(before, free) > 0)
+
+    enospc = "[Errno 28]" in (error or "")
+    if filled("f_ffree") or (enospc and after.f_ffree == 0):
+        return "files", (f"the kernel reached the file count limit of {limits.max_files} "
+                         f"files and folders in /submission and /tmp together")
+    if filled("f_bavail") or enospc:
+        return "space", (f"the kernel filled the {human(limits.writable_bytes)} that "
+                         f"/submission and /tmp hold together")
+    return None
 
 
 def human(n: int) -> str:

@@ -14,6 +14,42 @@ from typing import Callable
 from autograder.sandbox.limits import Limits
 
 
+def cpu_seconds(pids, children: bool = True) -> float:
+    """CPU seconds of these processes (all their threads) from ``/proc``, and with
+    ``children`` of the children they waited for; processes gone are left out."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14 to 17 of proc(5), counted from the
+        # state (field 3), the first after the command's closing parenthesis
+        fields = stat[stat.rfind(b")") + 2:].split()[11:15 if children else 13]
+        total += sum(int(x) for x in fields)
+    return total / ticks
+
+
+class CpuSplit:
+    """CPU seconds of some processes (their own, not their children's), split at one
+    moment (a zygote's imports done): ``read()`` gives (before it, since); the last
+    reading once they are gone (``alive`` false)."""
+
+    def __init__(self, pids: Callable[[], set[int]], alive: Callable[[], bool]):
+        self.pids, self.alive = pids, alive
+        self.last, self.at = 0.0, None
+
+    def split(self) -> None:
+        self.at = self.read()[0]
+
+    def read(self) -> tuple[float, float]:
+        if self.alive():
+            self.last = max(self.last, cpu_seconds(self.pids(), children=False))
+        return (self.last, 0.0) if self.at is None else (self.at, self.last - self.at)
+
+
 def descendants(root: int) -> set[int]:
     """Every process below ``root`` in the host's process tree (threads excluded)."""
     children: dict[int, list[int]] = {}
@@ -81,6 +117,12 @@ class KernelProcesses:
                 break
             time.sleep(0.05)
         return False
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the kernel and everything it started, so far (0 when the
+        kernel is gone)."""
+        root = self.launcher_pid()
+        return 0.0 if root is None else cpu_seconds({root} | descendants(root))
 
     def tree_memory(self) -> int:
         """Memory of the kernel and everything it started, in bytes, once it started
@@ -164,10 +206,3 @@ def die_with_grader() -> dict:
             os._exit(1)
 
     return {"preexec_fn": preexec}
-
-
-def chown_tree(root: Path, uid: int) -> None:
-    os.chown(root, uid, uid, follow_symlinks=False)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)

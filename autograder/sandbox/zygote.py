@@ -4,10 +4,13 @@ A fresh kernel pays ``import tensorflow`` (4 to 30 s on a busy machine) for ever
 notebook. The zygote (``zygote_program.py``, inside the same bubblewrap sandbox as a
 fresh kernel) imports what the assignments' set-up cells import once, and forks a
 child per submission that becomes the submission's ipykernel. Each child gets its own
-mount, PID, IPC, network and UTS namespaces, its own empty work folder, ``/tmp`` and
-``/dev/shm``, its own unprivileged uid and the same rlimits as a fresh kernel; the
-grader kills its whole PID namespace, and waits until it is gone, before the next
-fork. The grader holds a ``WarmKernel``, a ``Kernel`` with the same interface.
+mount, PID, IPC, network and UTS namespaces and, from the program every kernel runs
+first (kernel_entry.py), the folders and privilege drop of a fresh kernel: a copy of
+its work folder and an empty /tmp in memory of its own, rlimits, no keyrings, its own
+unprivileged uid. The grader reaches its sockets through the child's mount namespace
+(no folder of the host is mounted there), kills its whole PID namespace, and waits
+until it is gone, before the next fork. The grader holds a ``WarmKernel``, a
+``Kernel`` with the same interface.
 
 Needs Linux, bubblewrap and root (the zygote needs CAP_SYS_ADMIN in the sandbox to
 mount each child's folders, and CAP_SETUID to give it its uid): ``why_not_warm`` says
@@ -30,9 +33,10 @@ from pathlib import Path
 from typing import Iterator
 
 import autograder.sandbox.confinement as confinement
+import autograder.sandbox.uids as uids
 from autograder.sandbox.kernel import IOPub, Kernel, NotebookClock
 from autograder.sandbox.limits import MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, Limits
-from autograder.sandbox.processes import (KernelProcesses, chown_tree, descendants,
+from autograder.sandbox.processes import (CpuSplit, KernelProcesses, descendants,
                                           die_with_grader)
 
 PROGRAM = Path(__file__).with_name("zygote_program.py")
@@ -65,7 +69,6 @@ def why_not_warm(sandboxed: bool) -> str | None:
     if not sys.platform.startswith("linux"):
         return f"{sys.platform} has no namespaces for a zygote's children"
     if os.geteuid() != 0:
-        # (worded for tests/skip_policy.py: a documented reason to skip)
         return ("the zygote needs a grader running as root (CAP_SYS_ADMIN for each "
                 "kernel's mounts)")
     return None
@@ -93,11 +96,12 @@ class Zygote:
         self.modules = list(modules)
         self.info: dict | None = None
         self.own: set[int] = set()
+        self.cpu = CpuSplit(self._own, self.alive)  # bwrap's and its own, not the kernels'
         self._buffer = b""
         self._log = open(self.log_path, "wb")
         env = confinement.kernel_env(True, Path(confinement.SANDBOX_WORKDIR), "/tmp", env)
-        argv = confinement.zygote_command(str(self.spool), PROGRAM.read_text(),
-                                          json.dumps({"modules": self.modules}))
+        argv = confinement.zygote_command(str(self.spool), PROGRAM.read_text(), json.dumps(
+            {"modules": self.modules, "entry": confinement.ENTRY.read_text()}))
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._log, env=env, **die_with_grader())
 
@@ -122,10 +126,14 @@ class Zygote:
             self.info = self._read_line(timeout)
             # bwrap and the zygote: any other process below it is a kernel's
             self.own = {self.proc.pid} | descendants(self.proc.pid)
+            self.cpu.split()
         return self.info
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def _own(self) -> set[int]:
+        return self.own or {self.proc.pid} | descendants(self.proc.pid)
 
     def log_tail(self, n: int = 600) -> str:
         self._log.flush()
@@ -180,8 +188,9 @@ class Zygote:
     # ------------------------------------------------------------------ slots
     @contextlib.contextmanager
     def slot(self) -> Iterator[Path]:
-        """A new empty work folder for one submission (``<slot>/work``), visible to the
-        zygote; removed, with the slot's run folder, afterwards."""
+        """A new empty work folder for one submission (``<slot>/work``, which the
+        kernel's launcher copies), visible to the zygote; removed, with the slot's run
+        folder (the kernel's log), afterwards."""
         slot = Path(tempfile.mkdtemp(prefix="s", dir=self.spool))
         os.chmod(slot, 0o755)
         try:
@@ -260,20 +269,34 @@ def _start_time(pid: int) -> int | None:
     return None if fields[0] == b"Z" else int(fields[19])
 
 
-def _connection_files(run: Path, uid: int) -> str:
-    """The grader's connection file and the kernel's copy (same sockets, seen at
-    ``/run/kernel`` in the sandbox); returns the grader's."""
+def _connection(run: Path) -> dict:
+    """A new connection for one kernel (a new key; ipc sockets), as the kernel sees it:
+    its sockets in its own /run/kernel."""
     from jupyter_client.connect import write_connection_file
 
-    host, info = write_connection_file(str(run / "k.json"), transport="ipc",
-                                       ip=str(run / "ipc"))
-    inside = dict(info, ip="/run/kernel/ipc", key=info["key"].decode()
-                  if isinstance(info["key"], bytes) else info["key"])
-    (run / "kernel.json").write_text(json.dumps(inside))
-    for path in (run, run / "k.json", run / "kernel.json"):
-        os.chown(path, uid, uid)
-    os.chmod(run / "kernel.json", 0o600)
-    return host
+    _, info = write_connection_file(str(run / "k.json"), transport="ipc",
+                                    ip=f"{confinement.KERNEL_RUN}/ipc")
+    key = info["key"]
+    return dict(info, key=key.decode() if isinstance(key, bytes) else key)
+
+
+def _run_folder(launcher: int, timeout: float) -> int:
+    """An O_PATH handle on the kernel's /run/kernel, a tmpfs in its mount namespace,
+    once its launcher has written the connection file there. The grader reaches the
+    kernel's sockets through it (``/proc/self/fd/N/``), so no folder of the host is
+    mounted in the kernel's sandbox."""
+    started = _start_time(launcher)
+    folder = f"/proc/{launcher}/root{confinement.KERNEL_RUN}"
+    end = time.monotonic() + timeout
+    while not os.path.exists(f"{folder}/kernel.json"):
+        if _start_time(launcher) != started or time.monotonic() > end:
+            raise WarmUnavailable("the forked launcher did not make the kernel's folders")
+        time.sleep(0.01)
+    fd = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+    if _start_time(launcher) != started:  # the pid was another process's by then
+        os.close(fd)
+        raise WarmUnavailable("the forked launcher died while it started")
+    return fd
 
 
 @contextlib.contextmanager
@@ -289,25 +312,31 @@ def start_warm_kernel(zygote: Zygote, workdir: Path | str, limits: Limits | None
     workdir = Path(workdir).resolve()
     if workdir.name != "work" or workdir.parent.parent != zygote.spool.resolve():
         raise ValueError(f"{workdir} is not a slot of this zygote (Zygote.slot())")
-    uid = confinement.pick_uid()
-    chown_tree(workdir, uid)
-    host_file = _connection_files(workdir.parent / "run", uid)
-    request = {"slot": workdir.parent.name, "uid": uid, "tmp_bytes": int(limits.tmp_bytes),
-               # bwrap --chdir sets PWD for a fresh kernel
-               "env": dict(confinement.kernel_env(True, workdir, "/tmp", env),
-                           PWD=confinement.SANDBOX_WORKDIR),
-               "rlimits": confinement.rlimits(limits, True)}
+    uid = uids.allocate()
+    run, slot = workdir.parent / "run", workdir.parent.name
+    inside = _connection(run)
+    request = dict(
+        confinement.kernel_request(limits, uid, f"{confinement.KERNEL_RUN}/kernel.json",
+                                   f"/spool/{slot}/work", ["/spool"]),
+        slot=slot, connection=inside,
+        # bwrap --chdir sets PWD for a fresh kernel
+        env=dict(confinement.kernel_env(True, workdir, "/tmp", env),
+                 PWD=confinement.SANDBOX_WORKDIR))
     context = zmq.Context()
     context.setsockopt(zmq.MAXMSGSIZE, max(MAX_MESSAGE_BYTES, 4 * int(limits.max_output_bytes)))
     context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
-    client = kernel = None
+    client = kernel = folder = None
     try:
         launcher = zygote.fork(request)
-        client = BlockingKernelClient(context=context, connection_file=host_file)
+        folder = _run_folder(launcher, limits.startup_timeout)
+        host_file = run / "k.json"
+        host_file.write_text(json.dumps(dict(inside, ip=f"/proc/self/fd/{folder}/ipc")))
+        client = BlockingKernelClient(context=context, connection_file=str(host_file))
         client.load_connection_file()
         client.start_channels()
-        kernel = WarmKernel(client, limits, uid, launcher, host_file)
-        _wait_ready(kernel, workdir.parent / "run" / "kernel.log")
+        kernel = WarmKernel(client, limits, uid, launcher, str(host_file))
+        _wait_ready(kernel, run / "kernel.log")
+        confinement.lock_folder(f"/proc/self/fd/{folder}")
         yield kernel
     finally:
         if client is not None:
@@ -316,8 +345,8 @@ def start_warm_kernel(zygote: Zygote, workdir: Path | str, limits: Limits | None
         if kernel is not None:
             kernel.kill()
         context.destroy(linger=0)
-        with contextlib.suppress(OSError):
-            chown_tree(workdir, os.geteuid())
+        if folder is not None:
+            os.close(folder)
         zygote.reap_strays()
 
 
@@ -341,12 +370,22 @@ class WarmKernels:
         self.modules, self.env = modules, env
         self.zygote = Zygote(modules, env)
         self.restarts = 0
+        self._cpu_before = (0.0, 0.0)  # of the zygotes replaced
+
+    def cpu_seconds(self, since_ready: bool) -> float:
+        """CPU seconds of this worker's zygotes so far: importing, or forking kernels."""
+        return self._cpu_before[since_ready] + self.zygote.cpu.read()[since_ready]
+
+    def ready(self) -> bool:
+        """Wait for the zygote's imports (or ``WarmUnavailable``); whether it had to."""
+        return self.zygote.info is None and self.zygote.wait_ready() is not None
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[Path]:
         """A work folder for one submission (a fresh kernel can use it too)."""
         if not self.zygote.alive() and self.restarts < self.MAX_RESTARTS:
             self.restarts += 1
+            self._cpu_before = tuple(map(sum, zip(self._cpu_before, self.zygote.cpu.read())))
             self.zygote.close()
             self.zygote = Zygote(self.modules, self.env)
         with self.zygote.slot() as work:

@@ -1,22 +1,24 @@
 """The zygote: the program that runs INSIDE the sandbox (zygote.py starts it there with
 ``python -c`` and this file's text; it imports nothing from ``autograder``, which the
-sandbox does not show).
+sandbox does not show; kernel_entry.py's text comes in its argument).
 
 It imports the modules its argument names (what the assignments' set-up cells import,
 and ipykernel) without running a TensorFlow op, then reads one JSON request a line on
 stdin and answers one JSON line on the protocol channel. For each request
-(``{"slot", "uid", "env", "rlimits", "tmp_bytes"}``) it forks a *launcher* that:
+(kernel_entry.py's, plus ``"slot"``, ``"env"`` and ``"connection"``) it forks a
+*launcher* that:
 
 1. leaves every namespace it can share: new mount, PID, IPC, network and UTS ones;
-2. mounts the submission's own folders (``/spool/<slot>/work`` at ``/submission``,
-   ``/spool/<slot>/run`` at ``/run/kernel``), detaches ``/spool`` (no other slot is
-   visible), and mounts fresh tmpfs on ``/tmp`` and ``/dev/shm`` (read-only for the
-   kernel's uid, as bubblewrap's ``/dev/shm`` is for a fresh kernel);
+2. makes the kernel's folders as a fresh kernel does (kernel_entry.private_folders: a
+   copy of ``/spool/<slot>/work`` at /submission and /tmp on one tmpfs with size and
+   inode limits, /dev/shm read-only), with ``/spool`` detached (no slot is visible,
+   nor the folder's place on the host), and a small tmpfs at ``/run/kernel`` holding
+   the connection file (the grader reaches its sockets through the launcher's root);
 3. forks the namespace's init (PID 1: mounts its own ``/proc``, drops to uid 65534,
    reaps; when it dies the kernel kills every process of the namespace), which forks
-   the kernel: rlimits, then the submission's own unprivileged uid (no capability
-   left), a clean environment, cwd ``/submission``, new random seeds, and ipykernel's
-   ``IPKernelApp`` in-process with the connection file the grader wrote.
+   the kernel: kernel_entry.drop_privileges (rlimits, no keyrings, the submission's own
+   unprivileged uid: no capability left), a clean environment, cwd ``/submission``,
+   new random seeds, and ipykernel's ``IPKernelApp`` in-process.
 
 The zygote itself is root in the sandbox (it needs CAP_SYS_ADMIN for the mounts): a
 kernel, under another uid and in another PID namespace, can neither see, signal,
@@ -30,27 +32,16 @@ import os
 import signal
 import sys
 import time
+import types
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-MS_BIND, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 4096, 16384, 1 << 18, 2, 4
-MS_RDONLY, MS_REMOUNT = 1, 32
-MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+MS_NOSUID, MS_NODEV = 2, 4
+PR_SET_PDEATHSIG = 1
 INIT_UID = 65534  # the namespace's init: not root, not the kernel's uid
 LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(source, target: str, fstype, flags: int, data=None) -> None:
-    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-    _check(LIBC.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
-           f"mount {target}")
+#: kernel_entry.py, loaded by main() from the text in the zygote's argument
+entry = None
 
 
 def preload(modules: list) -> dict:
@@ -64,73 +55,35 @@ def preload(modules: list) -> dict:
     return failed
 
 
-def private_folders(slot: str, tmp_bytes: int) -> None:
-    """The launcher's mounts (it is in its own mount namespace already)."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount(f"/spool/{slot}/work", "/submission", None, MS_BIND | MS_REC)
-    _mount(f"/spool/{slot}/run", "/run/kernel", None, MS_BIND | MS_REC)
-    _check(LIBC.umount2(b"/spool", MNT_DETACH), "umount /spool")
-    # Python's folders that live under /tmp (a checkout or venv there: a CI clone) are
-    # bound into the sandbox below /tmp: keep a handle on each, then bind them back
-    # (read-only) into the fresh /tmp, as bubblewrap does for a fresh kernel.
-    kept = {path: os.open(path, os.O_PATH) for path in _mounts_below("/tmp/")}
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(tmp_bytes)},mode=1777")
-    for path, fd in sorted(kept.items()):
-        _make_dirs(path)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-        os.close(fd)
-    # as in a fresh kernel's sandbox (bubblewrap's /dev): there, but not writable
-    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+def load_entry(text: str):
+    """kernel_entry.py's text as a module (the sandbox shows no file of the grader)."""
+    module = types.ModuleType("kernel_entry")
+    exec(compile(text, "kernel_entry.py", "exec"), module.__dict__)  # noqa: S102 - our own text
+    return module
 
 
-def _mounts_below(prefix: str) -> list:
-    """Mount points under ``prefix`` (outermost first), from this mount namespace."""
-    points = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
-        for line in fh:
-            point = line.split()[4].replace("\\040", " ")
-            if point.startswith(prefix) and not any(
-                    point.startswith(p.rstrip("/") + "/") for p in points):
-                points.append(point)
-    return points
-
-
-def _make_dirs(path: str) -> None:
-    """``path`` and its missing parents, traversable by the kernel's uid."""
-    parts = path.strip("/").split("/")
-    for i in range(1, len(parts) + 1):
-        folder = "/" + "/".join(parts[:i])
-        if not os.path.isdir(folder):
-            os.mkdir(folder)
-            os.chmod(folder, 0o755)
+def run_folder(request: dict) -> None:
+    """/run/kernel: a small tmpfs of the kernel's, holding its connection file; its
+    sockets go there too (ipykernel makes them; the grader then locks the folder)."""
+    uid = request["uid"]
+    entry.mount("tmpfs", "/run/kernel", "tmpfs", MS_NOSUID | MS_NODEV,
+                f"size=64k,nr_inodes=16,mode=0700,uid={uid},gid={uid}")
+    path = "/run/kernel/kernel.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(request["connection"], fh)
+    os.chown(path, uid, uid)
 
 
 def become_kernel(request: dict) -> None:
-    """In the kernel's process: limits, uid, environment, then ipykernel (never returns)."""
-    import resource
-
-    os.setsid()  # its own process group: ipykernel's interrupt signals the group
-    for name, value in request["rlimits"].items():
-        try:
-            resource.setrlimit(getattr(resource, name), (value, value))
-        except (ValueError, OSError) as exc:
-            print("rlimit", name, exc, file=sys.stderr)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    """In the kernel's process: the drop, environment, then ipykernel (never returns)."""
+    entry.drop_privileges(request)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    uid = request["uid"]
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)  # from root to another uid: every capability is gone
-    # setuid made it undumpable (its /proc files root's); a fresh kernel's exec undoes it
-    LIBC.prctl(PR_SET_DUMPABLE, 1)
-    os.umask(0o077)
     os.chdir("/submission")
     os.environ.clear()
     os.environ.update(request["env"])
     _fresh_state()
-    sys.argv = ["ipykernel_launcher", "-f", "/run/kernel/kernel.json",
-                "--HistoryManager.enabled=False"]
+    sys.argv = ["ipykernel_launcher", "-f", request["conn"], "--HistoryManager.enabled=False"]
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
@@ -155,7 +108,7 @@ def _fresh_state() -> None:
 
 def run_init(request: dict) -> None:
     """PID 1 of the kernel's namespace: /proc, then the kernel, then reap (never returns)."""
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+    entry.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
     kernel = os.fork()
     if kernel == 0:
         try:
@@ -187,9 +140,11 @@ def run_launcher(request: dict) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.closerange(3, 1 << 16)  # the zygote's protocol channel above all
-        _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET
-                            | CLONE_NEWUTS), "unshare")
-        private_folders(request["slot"], request["tmp_bytes"])
+        entry.check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET
+                                 | CLONE_NEWUTS), "unshare")
+        entry.private_folders(dict(request, work=f"/spool/{request['slot']}/work",
+                                   hide=["/spool"]))
+        run_folder(request)
         LIBC.sethostname(b"sandbox", 7)
         init = os.fork()
         if init == 0:
@@ -216,7 +171,9 @@ def serve(channel) -> None:
 
 
 def main() -> None:
+    global entry
     args = json.loads(sys.argv[1])
+    entry = load_entry(args["entry"])
     # the protocol channel is a copy of stdout; stdout itself goes to the log
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)

@@ -4,16 +4,17 @@
 ``<workspace>/submitted/<case>/<assignment>/`` (nbgrader's layout, as ``collect``
 leaves it), plants canary files, and returns ``{case: Case}``. The cases start from
 the released student notebook (exercises/) and the instructor's answers
-(solutions/), and cover every class of issue 7:
+(solutions/), and cover every class of attack the sandbox and the grader stop:
 
 * isolation: reading solutions/, the references, another student's notebook or the
-  gradebook; writing outside the sandbox; the network; other processes;
+  gradebook; writing outside the sandbox; the network; other processes; leaving a key
+  in a Linux keyring, and looking for one (tests/keyring_attacks.py);
 * judgement: wrong answers plus monkeypatching of numpy's comparisons, always-equal
   objects, hard-coded visible answers, a fake ``json`` in ``sys.modules``, patched
   builtins, IPython input transformers and traceback display, forged probe output,
   a ``numpy.py`` beside the notebook or written at run time;
 * limits: an endless loop, a loop that ignores interrupts, memory, a fork bomb, huge
-  text, image and HTML outputs, a huge file;
+  text, image and HTML outputs, a huge file, 500,000 files;
 * tampered notebooks: points and grade flags, fake grade cells, duplicated, deleted
   and edited test cells, a test cell turned into markdown, schema_version 4,
   reordered cells, a deleted answer cell;
@@ -41,6 +42,8 @@ from string import Template
 
 import nbformat
 from nbformat.v4 import new_code_cell
+
+import keyring_attacks
 
 ASSIGNMENT = "sgd_momentum"
 POINTS = {"sgd_update": 2.0, "momentum_ema_update": 4.0, "momentum_velocity_update": 4.0,
@@ -381,6 +384,11 @@ display(HTML('<table>' + '<tr><td>cell</td></tr>' * 300_000 + '</table>'))"""
 HUGE_FILE = """with open('dump.bin', 'wb') as fh:
     for _ in range(64):
         fh.write(b'0' * 2**24)"""
+MANY_FILES = """import os
+for folder in ('/tmp/many', 'many'):
+    os.makedirs(folder, exist_ok=True)
+    for i in range(250_000):
+        open(f'{folder}/{i}', 'w').close()"""
 
 
 # ----------------------------------------------------------------------------- the class
@@ -406,7 +414,8 @@ def build(workspace: Path, repo: Path, port: int, outside: Path) -> dict[str, Ca
         notebooks[case.name] = (nb, files or {})
 
     # -- controls
-    add(Case("control_honest", "control", "the instructor's answers", parts=HONEST), fill(repo, right))
+    add(Case("control_honest", "control", "the instructor's answers", parts=HONEST),
+        fill(repo, right))
     add(Case("control_untouched", "control", "the released notebook, untouched",
              parts=ZERO), fill(repo, {}))
 
@@ -461,6 +470,17 @@ def build(workspace: Path, repo: Path, port: int, outside: Path) -> dict[str, Ca
              parts=RULES_ONLY, report=True, notes=["blocked 127.0.0.1", "blocked pids"]),
         nb)
 
+    # Linux's keyrings are in no namespace: a key one kernel leaves could reach the next
+    nb = insert_after(fill(repo, fast), "setup", REPORT + keyring_attacks.PLANT)
+    add(Case("iso_keyring_plant", "isolation", "adds a key anyone may read to every "
+             "keyring it reaches (its user, session and persistent keyrings) and links "
+             "it into its session keyring", parts=RULES_ONLY, report=True,
+             notes=["blocked add_key user"]), nb)
+    nb = insert_after(fill(repo, fast), "setup", REPORT + keyring_attacks.LOOK)
+    add(Case("iso_keyring_look", "isolation", "looks for a key another submission "
+             "left: /proc/keys, every listed key read by serial, searched for, requested",
+             parts=RULES_ONLY, report=True, notes=["blocked request_key"]), nb)
+
     # -- judgement: every answer wrong, and a trick that would hide it
     tricks = {
         "judge_patch_numpy": ("np.allclose, np.testing.assert_allclose & co. made no-ops",
@@ -513,6 +533,8 @@ def build(workspace: Path, repo: Path, port: int, outside: Path) -> dict[str, Ca
          "momentum_velocity_update", "output limit", RULES_ONLY),
         ("limit_huge_file", "writes a 1 GB file", HUGE_FILE, "momentum_velocity_update",
          "file size limit", RULES_ONLY),
+        ("limit_many_files", "creates 500,000 empty files in /tmp and its folder",
+         MANY_FILES, "momentum_velocity_update", "file count limit", RULES_ONLY),
     ]
     for name, what, source, after, reason, parts in limit_cases:
         add(Case(name, "limits", what, status="failed", reason=reason, parts=parts),

@@ -1,13 +1,13 @@
-"""Issue 7, end to end: a class of adversarial submissions graded in the sandbox.
+"""End to end: a class of adversarial submissions graded in the sandbox.
 
 ``adversarial_cases.build`` writes 40+ submissions against the real sgd_momentum assignment; ONE
-``python -m autograder grade`` run (``grading.grade``, 2 workers, sandbox on) grades them
+``python -m autograder grade`` run (``commands.grade.grade``, 2 workers, sandbox on) grades them
 all. Each case is then checked for its status and reason, its points per part in the
 results AND in nbgrader's gradebook (so no student's grades are changed by another),
 its notes, and its attack report; and globally: canary files outside the sandbox were
 neither read (atime) nor written, no marker file appeared, no connection reached a
 port the test opened on the host, the gradebook holds one submission per student,
-and no process of the sandbox outlived the run.
+no process of the sandbox outlived the run, and no kernel left a key on the host.
 
 Needs bubblewrap (Linux; .ci/run installs it): skipped with the reason otherwise.
 """
@@ -26,21 +26,37 @@ from pathlib import Path
 import pytest
 
 import adversarial_cases as adversarial
-from autograder import feedback, gradebook, grading, sandbox
-from machine_load import slowness
+import keyring_attacks
+from autograder import gradebook, sandbox
+from autograder.commands import grade as grading
+from autograder.grading.result import Result
+from autograder.grading.run import Run
+from autograder.pages import feedback
+from machine_load import import_seconds, slowness
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = adversarial.ASSIGNMENT
 
 
+#: A fork bomb's cell lasts from its start until the kernel's own error gets through,
+#: after its 30-odd copies of the TensorFlow kernel have each reported theirs: measured
+#: (a sandboxed kernel, process limit 24) 19-26 s while ``import tensorflow`` took
+#: 17-20 s (load 10-18 on 2 cores), about 1.3 imports. Its cell gets 4, so that it
+#: still ends on the process limit, not the time limit, when the load triples after
+#: the measurement (another grading run starting beside this one).
+FORK_BOMB_IMPORTS = 4
+
+
 def machine_limits(seconds: float) -> sandbox.Limits:
     """The suite's limits for a machine whose ``import tensorflow`` took ``seconds``:
     the student's cells get 12 s (150 s for the notebook) on a quiet machine, more on
-    a busy one; the set-up cell is the grader's and has its own limit. Fewer processes
-    than the default so that the fork bomb is stopped sooner (forking a TensorFlow
-    kernel is slow); the TensorFlow kernel itself uses about 15 tasks."""
+    a busy one, and at least the time a fork bomb needs (``FORK_BOMB_IMPORTS``); the
+    set-up cell is the grader's and has its own limit. Fewer processes than the
+    default so that the fork bomb is stopped sooner (forking a TensorFlow kernel is
+    slow); the TensorFlow kernel itself uses about 15 tasks."""
     slower = slowness(seconds)
-    return sandbox.Limits(cell_timeout=12 * slower, notebook_timeout=150 * slower,
+    return sandbox.Limits(cell_timeout=max(12 * slower, FORK_BOMB_IMPORTS * seconds),
+                          notebook_timeout=150 * slower,
                           setup_timeout=max(60.0, 10 * seconds), max_processes=24)
 
 
@@ -105,19 +121,21 @@ def graded(request, tmp_path_factory, tensorflow_import_seconds):
     workspace, outside = root / "workspace", root / "outside"
     listener = Listener()
     orphans_before = set(orphaned_sandboxes())  # other graders' (this machine is shared)
+    key_owners = keyring_attacks.key_owners()
     try:
         built = adversarial.build(workspace, REPO, listener.port, outside)
         canaries = adversarial.canary_paths(workspace, outside)
         before = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
                   for p in canaries]
-        measured = tensorflow_import_seconds
+        # measured again now: the load may have changed since the session began
+        measured = max(tensorflow_import_seconds, import_seconds())
         limits = machine_limits(measured)
         load = os.getloadavg()[0]
         started = time.monotonic()
-        results = grading.grade(workspace, ASSIGNMENT, workers=2, sandbox=True,
-                                limits=limits, fresh_kernels=mode == "fresh",
-                                out=io.StringIO(),
-                                err=io.StringIO())[ASSIGNMENT]
+        run = Run.of([ASSIGNMENT], limits, sandbox=True, fresh_kernels=mode == "fresh")
+        graded_now = grading.grade(run, grading.GradeOptions(workspace, workers=2),
+                                   io.StringIO(), io.StringIO())[ASSIGNMENT]
+        results = {student: r.to_json() for student, r in graded_now.items()}  # as saved
         seconds = time.monotonic() - started
         after = [(p.stat().st_mtime, p.stat().st_atime, p.stat().st_size)
                  for p in canaries]
@@ -131,6 +149,7 @@ def graded(request, tmp_path_factory, tensorflow_import_seconds):
                   for student in scores for gid in adversarial.POINTS}
     return {"cases": built, "results": results, "scores": scores, "counts": counts,
             "manual": manual, "orphans_before": orphans_before,
+            "kernel_keys": keyring_attacks.kernel_keys_left(key_owners),
             "canaries": canaries, "before": before, "after": after,
             "connections": list(listener.connections), "seconds": seconds,
             "workspace": workspace, "import_seconds": measured, "limits": limits,
@@ -205,7 +224,7 @@ def what_the_student_can_see(graded, student: str) -> str:
     result = graded["results"][student]
     logs = [p.read_text(errors="replace")
             for p in (graded["workspace"] / "logs").rglob("*") if p.is_file()]
-    return "\n".join([json.dumps(result), feedback.render(student, ASSIGNMENT, result, None),
+    return "\n".join([json.dumps(result), feedback.render(Result.from_json(result), None),
                       autograded(graded, student).read_text(), *logs])
 
 
@@ -250,6 +269,12 @@ def test_no_sandbox_outlived_the_run(graded):
     while set(orphaned_sandboxes()) - graded["orphans_before"]:
         assert time.monotonic() < deadline, orphaned_sandboxes()
         time.sleep(0.5)
+
+
+def test_no_kernel_left_a_key_on_the_host(graded):
+    """Linux's keyrings outlive the sandbox: after the run, no uid that is not an account
+    of the host (a kernel's) owns a key that it did not own before."""
+    assert graded["kernel_keys"] == set()
 
 
 def test_every_kernel_was_of_the_run_s_mode(graded):

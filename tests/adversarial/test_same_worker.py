@@ -1,28 +1,33 @@
-"""Issue 16: attacks on the NEXT submission a grading worker grades. One worker
-(``grade_one.Grader``: with warm kernels, one zygote) grades an honest notebook, then,
+"""Attacks on the NEXT submission a grading worker grades. One worker
+(``grading.grader.Grader``: with warm kernels, one zygote) grades an honest notebook, then,
 for each attack, the attacking notebook and the same honest notebook again: the honest
 one must score exactly as the first time, and a probe cell in it must see exactly what
 it saw the first time (files in its folder, /tmp and /dev/shm, its environment, cwd,
-umask, processes, NumPy). Runs with warm kernels and with fresh ones.
+umask, processes, NumPy, the keys listed in /proc/keys). Runs with warm kernels and
+with fresh ones.
 
 Needs bubblewrap (and root for warm kernels; CI runs as root).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
 
 import adversarial_cases as adversarial
-from autograder import grade_one, sandbox
-from autograder.sandbox import zygote
+import keyring_attacks
+from autograder import sandbox
+from autograder.grading.assignment import REPO
+from autograder.grading.grader import Grader
+from autograder.grading.run import Run, Submission
 from machine_load import slowness
+from skip_policy import no_warm_kernels
 
 ASSIGNMENT = adversarial.ASSIGNMENT
-WHY_NOT_WARM = zygote.why_not_warm(sandbox.sandbox_available())
+NO_WARM_KERNELS = no_warm_kernels()
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.skipif(
     not sandbox.sandbox_available(), reason=f"no sandbox here: {sandbox.sandbox_status()}")]
 
@@ -33,13 +38,17 @@ def _ls(path):  # a fresh kernel's /tmp shows its (per-kernel) runtime folder ag
     except OSError as e:
         return type(e).__name__
 _m = _o.umask(0o077); _o.umask(_m)
+def _keys():  # what /proc/keys lists, without the serial numbers (new for each kernel)
+    with open("/proc/keys") as fh:
+        return sorted(" ".join(line.split()[7:]) for line in fh)
 print("AG-PROBE " + _j.dumps({
     "work": _ls("."), "tmp": _ls("/tmp"), "shm": _ls("/dev/shm"),
     "startup": _ls(_o.path.expanduser("~/.ipython/profile_default/startup")),
     "env": dict(_o.environ), "cwd": _o.getcwd(), "umask": _m, "path": _s.path,
     "procs": len([p for p in _o.listdir("/proc") if p.isdigit()]),
     "allclose": [_np.allclose.__module__, bool(_np.allclose([0.0], [1.0]))],
-    "planted": sorted(m for m in _s.modules if m.startswith(("evil", "planted")))}))"""
+    "planted": sorted(m for m in _s.modules if m.startswith(("evil", "planted"))),
+    "keys": _keys()}))"""
 
 ATTACKS = {
     "planted_modules": """import os, site, sys
@@ -85,6 +94,15 @@ for pid in {1, os.getppid(), *(int(p) for p in os.listdir("/proc") if p.isdigit(
             os.kill(pid, sig)
         except OSError:
             pass""",
+    "keyrings": "_attack_report = print\n" + keyring_attacks.PLANT,
+    "many_files": """import os
+try:
+    for folder in ("/tmp/many", "many"):
+        os.makedirs(folder, exist_ok=True)
+        for i in range(250_000):
+            open(f"{folder}/{i}", "w").close()
+except OSError as e:
+    print(e)""",
     "environment_and_cwd": """import os
 os.environ.update(AG_PLANTED="1", PYTHONPATH="/tmp", PYTHONSTARTUP="/tmp/s.py")
 os.chdir("/tmp"); os.umask(0)""",
@@ -97,8 +115,8 @@ builtins.abs = lambda x: 0""",
 
 
 def notebook(path, extra_cell: str) -> str:
-    right = adversarial.answers(grade_one.REPO)
-    nb = adversarial.fill(grade_one.REPO, {**right, "iris_training_answer":
+    right = adversarial.answers(REPO)
+    nb = adversarial.fill(REPO, {**right, "iris_training_answer":
                                            adversarial.SKIP_IRIS})
     nb = adversarial.insert_after(nb, "sgd_answer", extra_cell)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,21 +133,25 @@ def printed(graded_path, marker: str) -> str:
 @pytest.fixture(scope="module", params=["warm", "fresh"])
 def worker(request, tmp_path_factory, tensorflow_import_seconds):
     """One grading worker of the given kernel mode, and its first honest result."""
-    if request.param == "warm" and WHY_NOT_WARM:
-        pytest.skip(f"no warm kernels: {WHY_NOT_WARM}")
+    if request.param == "warm" and NO_WARM_KERNELS:
+        pytest.skip(NO_WARM_KERNELS)
     slower = slowness(tensorflow_import_seconds)
     limits = sandbox.Limits(cell_timeout=20 * slower, notebook_timeout=150 * slower,
                             setup_timeout=max(60.0, 10 * tensorflow_import_seconds))
-    grader = grade_one.Grader({
-        "assignments": {ASSIGNMENT: {}}, "limits": dataclasses.asdict(limits),
-        "sandbox": True, "fresh_kernels": request.param == "fresh"})
+    grader = Grader(Run.of([ASSIGNMENT], limits, sandbox=True,
+                           fresh_kernels=request.param == "fresh"))
     root = tmp_path_factory.mktemp(f"same-worker-{request.param}")
     honest = notebook(root / "honest" / f"{ASSIGNMENT}.ipynb", PROBE)
-    first = grader.grade(honest, ASSIGNMENT, str(root / "first.ipynb"))
+    first = grade(grader, honest, root / "first.ipynb")
     try:
         yield grader, root, honest, first, printed(root / "first.ipynb", "AG-PROBE")
     finally:
         grader.close()
+
+
+def grade(grader: Grader, path: str, graded: Path) -> dict:
+    """The worker's result for the notebook at ``path``, as grade saves it."""
+    return grader.grade(Submission("s1", ASSIGNMENT, Path(path), graded)).to_json()
 
 
 def verdict(result: dict) -> tuple:
@@ -141,13 +163,13 @@ def verdict(result: dict) -> tuple:
 def test_an_attack_does_not_reach_the_next_submission(worker, attack):
     grader, root, honest, first, first_probe = worker
     assert first["status"] == "graded" and first["score"] == sum(adversarial.RULES_ONLY.values())
-    assert first["kernel"] == ("fresh" if grader.spec["fresh_kernels"] else "warm")
+    assert first["kernel"] == ("fresh" if grader.run.fresh_kernels else "warm")
     attacker = notebook(root / attack / f"{ASSIGNMENT}.ipynb",
                         ATTACKS[attack] + "\nprint('AG-ATTACKED', flush=True)")
-    attacked = grader.grade(attacker, ASSIGNMENT, str(root / f"{attack}-graded.ipynb"))
+    attacked = grade(grader, attacker, root / f"{attack}-graded.ipynb")
     assert "AG-ATTACKED" in printed(root / f"{attack}-graded.ipynb", "AG-ATTACKED"), \
         attacked  # the attack ran to its end
-    after = grader.grade(honest, ASSIGNMENT, str(root / f"after-{attack}.ipynb"))
+    after = grade(grader, honest, root / f"after-{attack}.ipynb")
     assert after["kernel"] == first["kernel"] and not after.get("kernel_note")
     assert verdict(after) == verdict(first)
     probe = json.loads(printed(root / f"after-{attack}.ipynb", "AG-PROBE").split(" ", 1)[1])
