@@ -40,9 +40,10 @@ machine is otherwise idle (`uptime`) and compare ratios, not absolute numbers.
 ``--out FILE`` also records the run, with the machine it ran on, in one section of a
 JSON file (``timing``, ``seeds``, ``seeds_init`` or ``seeds_shuffle``; the other
 sections are kept), so that a page can quote a recorded run and a test can read
-the quotes from it. No run is recorded yet: book/keras/six-steps.md's two tables come
-from printed runs, and no test checks them. Record all four on an otherwise idle
-machine (the timing rounds must not differ by more than the differences they show):
+the quotes from it. book/keras/six-steps.md quotes all four sections of
+benchmarks/results/keras_fit.json, and tests/book/test_keras_pages.py checks the
+quotes and the words beside them against it. Record them again on an otherwise idle
+machine, then update the page until that test passes:
 
     OUT=benchmarks/results/keras_fit.json
     .venv/bin/python benchmarks/keras_fit.py --repeats 2 --out $OUT

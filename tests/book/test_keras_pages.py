@@ -14,6 +14,7 @@ Cheap on purpose (no 500-epoch fit): TensorFlow is imported once for the module.
 """
 
 import importlib.util
+import json
 import math
 import re
 from pathlib import Path
@@ -367,3 +368,91 @@ def test_the_benchmark_script_runs(keras, capsys):
     bench.seed_spread(x, y, epochs=2, num_seeds=2, vary="shuffle")
     out = capsys.readouterr().out
     assert "steps_per_execution=4" in out and "notes  0.333" in out
+
+
+# --- the six-steps page's recorded runs (benchmarks/results/keras_fit.json) -----------
+
+FIT_RESULTS = ROOT / "benchmarks" / "results" / "keras_fit.json"
+FINAL = ["loss", "sparse_categorical_accuracy", "val_loss",
+         "val_sparse_categorical_accuracy"]
+NUMBER_WORDS = {5: "five", 10: "ten"}
+
+
+def recorded_runs(section):
+    """{seed: (loss, accuracy, val_loss, val accuracy)} of a --seeds run."""
+    runs = json.loads(FIT_RESULTS.read_text())[section]["runs"]
+    return {int(seed): tuple(run[name] for name in FINAL) for seed, run in runs.items()}
+
+
+def test_six_steps_quotes_the_recorded_seed_runs():
+    """The seed table and the claims beside it are the recorded runs' figures."""
+    text = squash(page_text("six-steps"))
+    runs = recorded_runs("seeds")
+    assert sorted(runs) == [*range(1, len(runs)), 116]
+    assert f"with {NUMBER_WORDS[len(runs)]} seeds (116, then 1 to {len(runs) - 1})" in text
+    low = [min(column) for column in zip(*runs.values())]
+    high = [max(column) for column in zip(*runs.values())]
+    for label, row in [("lowest", low), ("highest", high)]:
+        cells = " | ".join(f"{v:.3f}" for v in row)
+        assert f"| ten seeds, {label} | {cells} |" in text
+    best_loss = min(runs, key=lambda s: runs[s][0])
+    best_accuracy = max(runs, key=lambda s: runs[s][1])
+    assert best_loss != best_accuracy
+    assert f"({low[0]:.3f} and {high[1]:.3f}, from two different seeds)" in text
+    notes = (0.333, 0.967, 0.400, 1.000)
+    assert all(low[i] <= notes[i] <= high[i] for i in (2, 3)), \
+        "the page says the notes' validation numbers lie inside the range"
+    # the starting weights alone: "agree to within 0.001"
+    init = recorded_runs("seeds_init").values()
+    assert max(max(c) - min(c) for c in zip(*init)) <= 0.001
+    assert "the final numbers agree to within 0.001" in text
+    # the batch order alone moves them across nearly the whole table
+    shuffle = list(zip(*recorded_runs("seeds_shuffle").values()))
+    quote = (f"the final training loss moves from {min(shuffle[0]):.3f} to "
+             f"{max(shuffle[0]):.3f} and the accuracy from {min(shuffle[1]):.3f} to "
+             f"{max(shuffle[1]):.3f}")
+    assert quote in text
+    assert max(shuffle[0]) - min(shuffle[0]) >= 0.75 * (high[0] - low[0])
+
+
+TIMED_ROWS = {  # the page's label of each timed variant of benchmarks/keras_fit.py
+    "notes": "the notes' call",
+    "steps_per_execution=4": "`steps_per_execution=4` in `compile` (one call per epoch)",
+    "jit_compile=True": "`jit_compile=True` in `compile` (XLA)",
+    "batch_size=120": "`batch_size=120` (one update per epoch)",
+    "validation_freq=1": "`validation_freq=1`",
+    "tf.data, cached": "the same split as cached `tf.data` datasets",
+}
+
+
+def test_six_steps_quotes_the_recorded_timing_run():
+    """The timing table is the recorded run, and the words beside it say what that run
+    shows: a knob whose change stays inside the run's own round-to-round noise "buys
+    nothing measurable", the others are named with their ratio."""
+    text = squash(page_text("six-steps"))
+    timing = json.loads(FIT_RESULTS.read_text())["timing"]
+    variants, machine = timing["variants"], timing["machine"]
+    assert (timing["epochs"], timing["repeats"]) == (500, 2)
+    assert (f"on a {machine['cores']}-core {machine['cpu_model']} machine at load "
+            f"{round(machine['load_before'][0])}") in text
+    notes = variants["notes"]
+    for name, label in TIMED_ROWS.items():
+        row = variants[name]
+        same = row["final"] == notes["final"]
+        assert f"| {label} | {row['seconds']:.1f} | {row['speedup']:.2f}x |" in text
+        if name != "notes":
+            assert f"{label} | {row['seconds']:.1f} | {row['speedup']:.2f}x | " \
+                   f"{'yes' if same else 'no'}" in text, f"{name}: same numbers? {same}"
+    noise = max(max(row["all_seconds"]) / min(row["all_seconds"]) - 1
+                for row in variants.values())
+    assert f"differed by up to {round(100 * noise)} %" in text
+
+    def ratio(name):
+        return variants[name]["seconds"] / notes["seconds"]
+
+    for name in ["steps_per_execution=4", "jit_compile=True", "batch_size=120"]:
+        assert abs(ratio(name) - 1) < noise, f"{name} is outside the noise"
+    assert ratio("validation_freq=1") > 1 + noise
+    assert f"after every epoch takes {ratio('validation_freq=1'):.2f} times as long" in text
+    assert 1 / ratio("tf.data, cached") > 1 + noise
+    assert 10 <= 1000 * notes["seconds"] / 500 < 100, "tens of milliseconds per epoch"
