@@ -25,7 +25,7 @@ class Term:
     source: str
 
 
-def _glossary_entries(text: str) -> list[list[str]]:
+def glossary_entries(text: str) -> list[list[str]]:
     """[[term line, ...]] of each entry of the {glossary} blocks."""
     entries = []
     for block in re.findall(r"```\{glossary\}\n(.*?)```", text, re.S):
@@ -64,7 +64,7 @@ def glossary_terms(glossary_text: str) -> list[Term]:
     notes = set(_listed_terms(glossary_text, NOTES_OPENING))
     usual = set(_listed_terms(glossary_text, USUAL_OPENING))
     terms = []
-    for lines in _glossary_entries(glossary_text):
+    for lines in glossary_entries(glossary_text):
         english = lines[0]
         chinese = next((line for line in lines[1:] if CJK.search(line)), english)
         source = ("notes" if chinese in notes else "usual" if chinese in usual

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from course import termbase
+
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = Path(os.environ.get("COURSE_BOOK_SOURCES", ROOT / "book"))  # to test an old tree
 SITE = Path(os.environ.get("COURSE_SITE", ROOT / "_build" / "html"))
@@ -95,16 +97,7 @@ def test_a_page_without_toggles_fails_the_check(tmp_path, monkeypatch):
 
 def glossary_entries():
     """[[term, ...]] of each entry of the glossary directives: consecutive term lines."""
-    entries = []
-    for block in re.findall(r"```\{glossary\}\n(.*?)```", text("glossary"), re.S):
-        current = []
-        for line in block.split("\n"):
-            if line and not line.startswith(" "):
-                current.append(line.strip())
-            elif current:
-                entries.append(current)
-                current = []
-    return entries
+    return termbase.glossary_entries(text("glossary"))
 
 
 NOTES_TERMS = {"独热码": "one-hot encoding", "拉直层": "Flatten layer",
