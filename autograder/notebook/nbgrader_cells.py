@@ -20,6 +20,11 @@ import nbformat
 from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
+# Reading a cell's metadata and source: the student's check (course.check, the public
+# package, which cannot import the grader) has the one definition, malformed cells
+# included; the grader reads cells the same way.
+from course.check.cells import grade_id, nbgrader_meta, source
+
 _HIDDEN = ClearHiddenTests()
 _SOLUTIONS = ClearSolutions()
 BEGIN_HIDDEN = _HIDDEN.begin_test_delimeter  # "BEGIN HIDDEN TESTS"
@@ -31,26 +36,6 @@ BEGIN_SOLUTION = _SOLUTIONS.begin_solution_delimeter  # "BEGIN SOLUTION"
 END_SOLUTION = _SOLUTIONS.end_solution_delimeter
 CODE_STUB = _SOLUTIONS.code_stub["python"]  # "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = _SOLUTIONS.text_stub  # "YOUR ANSWER HERE"
-
-
-def nbgrader_meta(cell) -> dict:
-    """The cell's ``metadata["nbgrader"]``, or ``{}`` when missing or malformed."""
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-    return nbg if isinstance(nbg, dict) else {}
-
-
-def grade_id(cell) -> str | None:
-    gid = nbgrader_meta(cell).get("grade_id")
-    return gid if isinstance(gid, str) and gid else None
-
-
-def source(cell) -> str:
-    """The cell's source as one string ('' when malformed)."""
-    text = cell.get("source", "") if isinstance(cell, dict) else ""
-    if isinstance(text, list):
-        text = "".join(s for s in text if isinstance(s, str))
-    return text if isinstance(text, str) else ""
 
 
 def _view(cell) -> nbformat.NotebookNode:
