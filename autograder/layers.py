@@ -38,6 +38,8 @@ LAYERS: dict[str, tuple[str, dict[str, str]]] = {
         "autograder.pages.feedback": "feedback: one HTML page per student",
         "autograder.pages.report": "report: one HTML page with plots for the instructor",
         "autograder.pages.render": "renders the pages' Jinja2 templates (pages/templates/)",
+        "autograder.pages.messages_i18n": "the hidden checks' messages in the student's "
+                                          "language: templates, catalogue, matching",
     }),
     "workers": ("who grades: processes on this machine or the task queue's workers", {
         "autograder.pool": "the local pool: worker processes, one submission each at a "

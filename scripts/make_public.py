@@ -12,7 +12,8 @@ Chinese ones in ``exercises/zh_CN/``), the student requirements, ``.binder/``,
 notebook in each translation (``zh_CN/book/<page>.md``, what a Chinese page's Binder
 button opens; course.i18n writes it from the page and its catalogue) -- and nothing
 else: no ``solutions/``, no ``autograder/`` (hidden checks, references, reference
-rules), no tests. tests/publishing/test_public.py checks the result for leaks.
+rules), no catalogue of the hidden checks' messages (``locale/*/LC_MESSAGES/grader/``),
+no tests. tests/publishing/test_public.py checks the result for leaks.
 
 The public repository and its branch are ``repository.url`` and ``repository.branch``
 in ``_config.yml``, the one place the launch buttons, the downloads' set-up cell and
@@ -54,6 +55,9 @@ COPIED = [
     ("public/LICENSE", "LICENSE"),
 ]
 SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".pyc")
+# The hidden checks' messages (locale/<language>/LC_MESSAGES/grader/, read by the
+# grader's feedback pages) say what the hidden tests check: the grader's, not public.
+PRIVATE_CATALOGUES = "LC_MESSAGES/grader/"
 # git here must see this repository and the push's own, whatever GIT_DIR the caller
 # set (ghp-import, in the same `make publish`, may run with one)
 GIT_ENV = {k: v for k, v in os.environ.items()
@@ -74,7 +78,8 @@ def tracked_files(folder: str) -> list[Path]:
     else:
         paths = [p for p in (ROOT / folder).rglob("*")]
     return sorted(p for p in paths if p.is_file()
-                  and not any(part.endswith(SKIPPED) for part in p.parts))
+                  and not any(part.endswith(SKIPPED) for part in p.parts)
+                  and PRIVATE_CATALOGUES not in p.as_posix())
 
 
 def repository(config_text: str) -> tuple[str, str]:

@@ -6,7 +6,10 @@
 Every message of the site is a paragraph, heading, table cell, list item or alt text
 of an English page, a word of one of its figures, or one of the site's own strings;
 the exercise notebooks' messages (their instructions and the visible checks' words,
-course.notebook_i18n) have a catalogue each, exercises/<assignment>.po;
+course.notebook_i18n) have a catalogue each, exercises/<assignment>.po; the hidden
+checks' messages (the judges' templates, autograder.pages.messages_i18n, shown on a
+student's feedback page) have theirs, grader/messages.po, kept out of the public
+course;
 the themes' words their own catalogues lack are kept by hand in sphinx.po and
 booktheme.po (checked for completeness, never rewritten).
 An update
@@ -110,6 +113,7 @@ def extract(book_dir: Path, output_dir: Path, quiet: bool = True) -> dict[str, l
     messages[SITE_DOMAIN] = site_messages(book_dir)
     write_template(pot_dir / f"{SITE_DOMAIN}.pot", messages[SITE_DOMAIN])
     messages.update(exercise_messages(book_dir))
+    messages.update(grader_messages(book_dir))
     return messages
 
 
@@ -127,6 +131,16 @@ def exercise_messages(book_dir: Path) -> dict[str, list[str]]:
             found[notebook_i18n.catalogue_domain(path.stem)] = (
                 notebook_i18n.notebook_messages(notebook))
     return found
+
+
+def grader_messages(book_dir: Path) -> dict[str, list[str]]:
+    """{grader/messages: [templates]} of the hidden checks' messages, read from the
+    judges' source (autograder.pages.messages_i18n); nothing for a book without the
+    grader."""
+    from autograder.pages import messages_i18n
+
+    templates = messages_i18n.extract_templates(book_dir)
+    return {messages_i18n.DOMAIN: templates} if templates else {}
 
 
 def write_template(path: Path, messages: list[str]) -> None:
@@ -213,9 +227,12 @@ def po_text(catalog, width: int = 79) -> str:
     return "\n".join(out) + "\n"
 
 
-def update(book_dir: Path, language: str, messages: dict[str, list[str]]) -> list[str]:
+def update(book_dir: Path, language: str, messages: dict[str, list[str]],
+           prune: bool = True) -> list[str]:
     """Create or update each page's catalogue from its template; delete the
-    catalogues of pages that are gone. Returns what it did, one line per file."""
+    catalogues of pages that are gone (``prune=False``: update only the catalogues of
+    ``messages``, e.g. ``grader_messages`` alone). Returns what it did, one line per
+    file."""
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import read_po
 
@@ -247,7 +264,7 @@ def update(book_dir: Path, language: str, messages: dict[str, list[str]]) -> lis
         done.append(f"updated {path.relative_to(book_dir)}: +{added} -{removed} "
                     "message(s)")
     folder = i18n.catalogue_dir(book_dir, language)
-    for path in sorted(folder.rglob("*.po")):
+    for path in sorted(folder.rglob("*.po")) if prune else []:
         docname = path.relative_to(folder).with_suffix("").as_posix()
         if docname not in messages and docname not in THEME_DOMAINS:
             path.unlink()
