@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import translations  # noqa: E402 - after the sys.path line
 
+from autograder.pages import messages_i18n  # noqa: E402 - after the sys.path line
 from course import i18n, termbase  # noqa: E402 - after the sys.path line
 
 GLOSSARY = ROOT / "book" / "glossary.md"
@@ -124,6 +125,85 @@ def test_the_pending_list_only_shrinks(language):
 def test_a_grown_pending_list_is_caught():
     versions = [("a", {"book/x", "book/y"}), ("b", {"book/x"}), ("c", {"book/x", "book/z"})]
     assert grown(versions) == ["c adds ['book/z'] (after b)"]
+
+
+# --- the hidden checks' messages (no book build: their templates come from the judges) ---
+
+def grader_problems(root: Path, language: str) -> str:
+    """The problems of the catalogue of the hidden checks' messages under ``root``."""
+    statuses = translations.check(root, language, translations.grader_messages(root))
+    return incomplete({d: s for d, s in statuses.items()
+                       if d == messages_i18n.DOMAIN}, [])
+
+
+@pytest.mark.parametrize("language", i18n.TRANSLATIONS)
+def test_every_hidden_check_message_is_translated(language):
+    """Every template of the judges' messages (autograder/checks) has its translation:
+    a judge that gains or changes a message fails here until `make translations`
+    and a translator have been by."""
+    problems = grader_problems(ROOT, language)
+    assert not problems, f"{language}: the hidden checks' messages:\n{problems}"
+
+
+def grader_copy(folder: Path, language: str) -> Path:
+    """What extraction and the catalogue read, copied: the judges, the two other
+    sources of messages, the catalogue."""
+    for relative in [messages_i18n.CHECKS_DIR, *(p.parent for p, _ in
+                                                 messages_i18n.ELSEWHERE)]:
+        (folder / relative).mkdir(parents=True, exist_ok=True)
+    for path in (ROOT / messages_i18n.CHECKS_DIR).glob("*.py"):
+        shutil.copy(path, folder / messages_i18n.CHECKS_DIR / path.name)
+    for path, _ in messages_i18n.ELSEWHERE:
+        shutil.copy(ROOT / path, folder / path)
+    catalogue = i18n.catalogue_path(folder, language, messages_i18n.DOMAIN)
+    catalogue.parent.mkdir(parents=True)
+    shutil.copy(i18n.catalogue_path(ROOT, language, messages_i18n.DOMAIN), catalogue)
+    return folder
+
+
+def test_a_hidden_check_message_left_untranslated_fails(tmp_path):
+    root = grader_copy(tmp_path, "zh_CN")
+    catalogue = i18n.catalogue_path(root, "zh_CN", messages_i18n.DOMAIN)
+    text = catalogue.read_text(encoding="utf-8")
+    edited = text.replace('msgstr "fit 应该运行 {0} 轮。"', 'msgstr ""')
+    assert edited != text
+    catalogue.write_text(edited, encoding="utf-8")
+    assert grader_problems(root, "zh_CN") == (
+        "grader/messages: untranslated (translate it): 'fit should run {0} epochs.'")
+
+
+def test_a_judges_new_or_changed_message_fails(tmp_path):
+    root = grader_copy(tmp_path, "zh_CN")
+    judge = root / messages_i18n.CHECKS_DIR / "keras_six_steps.py"
+    text = judge.read_text(encoding="utf-8")
+    edited = text.replace('f"fit should run {ref[\'epochs\']} epochs."',
+                          'f"fit should run {ref[\'epochs\']} epochs in all."')
+    edited = edited.replace('return messages\n\n\ndef judge_choose_loss',
+                            'messages.append("Say hello.")\n    return messages\n\n\n'
+                            'def judge_choose_loss')
+    assert edited.count("in all.") == 1 and "Say hello." in edited
+    judge.write_text(edited, encoding="utf-8")
+    problems = grader_problems(root, "zh_CN").splitlines()
+    assert sorted(problems) == sorted([
+        "grader/messages: missing (new or changed English: run `make translations`, "
+        "then translate it): 'fit should run {0} epochs in all.'",
+        "grader/messages: missing (new or changed English: run `make translations`, "
+        "then translate it): 'Say hello.'",
+        "grader/messages: stale (its English is gone: run `make translations`): "
+        "'fit should run {0} epochs.'"])
+    # `make translations` (its grader part) then asks for the two translations
+    translations.update(root, "zh_CN", translations.grader_messages(root), prune=False)
+    assert sorted(grader_problems(root, "zh_CN").splitlines()) == [
+        "grader/messages: fuzzy (its English changed: review the translation and remove "
+        "the fuzzy flag): 'fit should run {0} epochs in all.'",
+        "grader/messages: untranslated (translate it): 'Say hello.'"]
+
+
+def test_the_hidden_checks_messages_stay_out_of_the_public_course():
+    import make_public
+
+    assert not [p for p in make_public.tracked_files("locale")
+                if "LC_MESSAGES/grader/" in p.as_posix()]
 
 
 # --- completeness, shown failing on edited copies ---------------------------------------
