@@ -2,7 +2,9 @@
 
 A page shows the score per part, which checks failed and the judge's teaching message,
 in the words the student's check uses (``course.grading_terms``), in the language of the
-student's notebook (the result's ``language``).
+student's notebook (the result's ``language``): the hidden checks' messages, which the
+judges write in English, are translated from their templates
+(``autograder.pages.messages_i18n``); the result keeps them in English.
 It is built from the result JSON (messages, notes) and the gradebook (scores, so that
 an instructor's manual grades show); it never reads the instructor's notebook or the
 checks, so no hidden test's source can reach it. Pages land in nbgrader's feedback
@@ -15,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder import gradebook as gbook
+from autograder.pages.messages_i18n import translate
 from autograder.pages.render import render as render_page
 from autograder.grading.result import Result, graded_results
 from autograder.workspace import atomic_write_text
@@ -34,7 +37,8 @@ def render(result: Result, scores: dict | None, manual_unavailable: str | None =
             "grade_id": gid, "title": part.title or gid,
             "score": book.get(gid, part.points),
             "max_points": part.max_points, "auto": part.auto, "passed": part.passed,
-            "messages": [m for m in part.messages if m != "graded by hand"]})
+            "messages": [translate(m, language) for m in part.messages
+                         if m != "graded by hand"]})
     pending = sum(p.max_points for gid, p in result.parts.items()
                   if not p.auto and book.get(gid) is None)
     return render_page(
