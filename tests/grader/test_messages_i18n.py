@@ -24,6 +24,7 @@ from autograder.grading.result import Result
 from autograder.grading.verdicts import redact_probe_value
 from autograder.pages import feedback, messages_i18n
 from autograder.pages.messages_i18n import latin_words, templates_of, translate
+from course import i18n
 
 LANGUAGE = "zh_CN"
 # Words the judges take from a loop over plain names, which extraction does not read
@@ -68,6 +69,23 @@ def test_templates_are_the_judges_strings_with_numbered_placeholders():
 def test_a_string_expression_gives_every_text_it_can_make():
     source = 'def f(x):\n    return "one two " + ("three." if x else "four.")\n'
     assert templates_of(source) == ["one two three.", "one two four."]
+
+
+def test_each_translation_keeps_its_placeholders_and_its_code():
+    """The catalogue: every translation has the template's placeholders, its code
+    (what latin_words does not count) and no other English."""
+    path = i18n.catalogue_path(i18n.ROOT, LANGUAGE, messages_i18n.DOMAIN)
+    problems = []
+    for entry in i18n.read_po(path):
+        fields = sorted(re.findall(r"\{\d+\}", entry.msgid))
+        if sorted(re.findall(r"\{\d+\}", entry.msgstr)) != fields:
+            problems.append(f"placeholders: {entry.msgid!r} -> {entry.msgstr!r}")
+        bare = messages_i18n._PLACEHOLDER.sub(" 0 ", entry.msgstr)
+        if latin_words(bare):
+            problems.append(f"English {latin_words(bare)}: {entry.msgstr!r}")
+        if sorted(NUMBER.findall(entry.msgid)) != sorted(NUMBER.findall(entry.msgstr)):
+            problems.append(f"numbers: {entry.msgid!r} -> {entry.msgstr!r}")
+    assert not problems, "\n".join(problems)
 
 
 # --- matching -------------------------------------------------------------------------
