@@ -15,7 +15,6 @@ schema keeps one submitted notebook per student and notebook, and one grade per 
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +24,8 @@ import sqlalchemy.exc
 from nbgrader import utils as nbutils
 from nbgrader.api import (
     Assignment, Comment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment,
-    SubmittedNotebook,
+    SubmittedNotebook, new_uuid,
 )
-from sqlalchemy.exc import SAWarning
 from nbgrader.preprocessors import (
     ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells,
 )
@@ -147,23 +145,26 @@ def record_many(gb: Gradebook, entries: list[Entry]) -> int:
 
 
 def _record(gb: Gradebook, assignment: str, entries: list[Entry]) -> int:
-    students = {entry.result.student for entry in entries}
-    known = {row[0] for row in gb.db.query(Student.id).filter(Student.id.in_(students))}
-    for entry in entries:
-        student = entry.result.student
-        if student not in known:
-            gb.db.add(Student(id=student, **({"last_name": entry.name} if entry.name
-                                              else {})))
-            known.add(student)
-    submissions = _submissions(gb, assignment, students)
-    changed = 0
-    for entry in entries:
-        submission, new = submissions.get(entry.result.student), False
-        if submission is None:
-            submission = submissions[entry.result.student] = _new_submission(
-                gb, assignment, entry.result.student)
-            new = True
-        changed += _apply(submission, entry) or new
+    # autoflush off: the ORM's changes (to existing submissions) are flushed once, at
+    # the commit, not before each query
+    with gb.db.no_autoflush:
+        students = {entry.result.student for entry in entries}
+        submissions = _submissions(gb, assignment, students)
+        # a new submission: its rows inserted with its scores, one INSERT per table
+        # for the whole batch (the last result of a student counts)
+        new = {entry.result.student: entry for entry in entries
+               if entry.result.student not in submissions}
+        if new:
+            known = {row[0] for row in
+                     gb.db.query(Student.id).filter(Student.id.in_(list(new)))}
+            _insert_students(gb, [entry for student, entry in new.items()
+                                  if student not in known])
+            _insert_submissions(gb, gb.find_assignment(assignment), list(new.values()))
+        changed = len(new)
+        for entry in entries:
+            submission = submissions.get(entry.result.student)
+            if submission is not None:
+                changed += _apply(submission, entry)
     return changed
 
 
@@ -181,26 +182,49 @@ def _submissions(gb: Gradebook, assignment: str, students: set[str]) -> dict:
     return {row.student_id: row for row in rows}
 
 
-def _new_submission(gb: Gradebook, assignment: str, student: str) -> SubmittedAssignment:
-    """nbgrader's ``add_submission`` without its commit: the submission, a notebook
-    per notebook of the assignment, a grade per graded cell, a comment per answer."""
-    with warnings.catch_warnings():
-        # nbgrader's rows are built before they join the session, as nbgrader does;
-        # SQLAlchemy warns about that, harmlessly (nbgrader's own runs too)
-        warnings.simplefilter("ignore", SAWarning)
-        submission = SubmittedAssignment(assignment=gb.find_assignment(assignment),
-                                         student_id=student)
-        for notebook in submission.assignment.notebooks:
-            nb = SubmittedNotebook(notebook=notebook, assignment=submission)
-            for cell in notebook.grade_cells:
-                Grade(cell=cell, notebook=nb)
-            for cell in notebook.solution_cells:
-                Comment(cell=cell, notebook=nb)
-            for cell in notebook.task_cells:
-                Comment(cell=cell, notebook=nb)
-                Grade(cell=cell, notebook=nb)
-        gb.db.add(submission)
-    return submission
+def _insert_students(gb: Gradebook, entries: list[Entry]) -> None:
+    """nbgrader's students, as ``Student(id=..., last_name=name)`` adds them."""
+    if entries:
+        gb.db.execute(sqlalchemy.insert(Student.__table__), [
+            dict(id=entry.result.student, first_name=None, last_name=entry.name or None,
+                 email=None, lms_user_id=None) for entry in entries])
+
+
+def _insert_submissions(gb: Gradebook, assignment: Assignment, entries: list[Entry]
+                        ) -> None:
+    """nbgrader's ``add_submission`` and then ``_apply``, for many students at once:
+    the submission, a notebook per notebook of the assignment, a grade per graded cell
+    (a result's automatic score in it, as ``_apply`` writes it in an empty one), a
+    comment per answer; every value the ORM would give, in one INSERT per table
+    instead of some ten ORM objects per student."""
+    submissions, notebooks, grades, comments = [], [], [], []
+    for entry in entries:
+        submission = new_uuid()
+        submissions.append(dict(
+            id=submission, assignment_id=assignment.id, student_id=entry.result.student,
+            timestamp=nbutils.parse_utc(entry.timestamp) if entry.timestamp else None,
+            extension=None))
+        for notebook in assignment.notebooks:
+            nb = new_uuid()
+            notebooks.append(dict(id=nb, assignment_id=submission, notebook_id=notebook.id,
+                                  flagged=False, late_submission_penalty=None))
+            scored = notebook.name == entry.notebook
+            for cell in notebook.grade_cells + notebook.task_cells:
+                part = entry.result.parts.get(cell.name) if scored else None
+                auto = part is not None and part.auto
+                grades.append(dict(
+                    id=new_uuid(), notebook_id=nb, cell_id=cell.id,
+                    auto_score=float(part.points) if auto else None, manual_score=None,
+                    extra_credit=None,
+                    # nbgrader's default (True) until an automatic score is written
+                    needs_manual_grade=bool(part.review) if auto else True))
+            for cell in notebook.solution_cells + notebook.task_cells:
+                comments.append(dict(id=new_uuid(), notebook_id=nb, cell_id=cell.id,
+                                     auto_comment=None, manual_comment=None))
+    for model, rows in ((SubmittedAssignment, submissions), (SubmittedNotebook, notebooks),
+                        (Grade, grades), (Comment, comments)):
+        if rows:
+            gb.db.execute(sqlalchemy.insert(model.__table__), rows)
 
 
 def _apply(submission, entry: Entry) -> bool:
