@@ -143,9 +143,11 @@ class Pool:
             self._spawn()
 
     def run(self, tasks: list[Submission], on_result: Callable[[Submission, Result], None],
-            tick: Callable[[], None] = lambda: None) -> None:
+            tick: Callable[[], None] = lambda: None,
+            saved: Callable[[], None] = lambda: None) -> None:
         """Grade every submission; ``on_result(submission, result)`` runs in this
-        thread."""
+        thread. (``saved``, the task queue's, is not needed here: this pool keeps
+        nothing that a result's file would replace.)"""
         pending = deque(tasks)
         self.start(min(self.config.workers, len(pending)))
         for worker in self.workers:

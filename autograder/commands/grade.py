@@ -36,7 +36,7 @@ from autograder.pool import KERNEL_THREAD_ENV, Pool, PoolConfig, default_workers
 from autograder.queue.instructor import QueueConfig, QueuePool, limits_problem
 from autograder.queue.tables import JobKey
 from autograder.workspace import (
-    check_workspace, folder_sha256, notebook_in, roster_names, submission_dirs,
+    Writes, check_workspace, folder_sha256, notebook_in, roster_names, submission_dirs,
 )
 
 
@@ -68,6 +68,7 @@ class Plan:
     results: dict[str, dict[str, Result]] = field(default_factory=dict)
     renamed: dict[tuple[str, str], str | None] = field(default_factory=dict)
     todo: list[Submission] = field(default_factory=list)
+    parts: dict[str, list[dict]] = field(default_factory=dict)  # graded_parts of each
 
 
 def grade(run: Run, options: GradeOptions, out=None, err=None
@@ -255,7 +256,7 @@ def run_pool(plan: Plan, pool: Pool, n_workers: int, url: str, sandbox: bool, er
         return (plan.loaded[result.assignment].notebook, gbook.read_timestamp(folder),
                 names_csv.get(result.student))
 
-    with gbook.open_gradebook(url) as gb:
+    with gbook.open_gradebook(url) as gb, Writes() as writes:
         recorder = Recorder(gb, url, plan.workspace, details, err)
         # Results saved before an interruption, or for another gradebook, reach it now
         for name, by_student in plan.results.items():
@@ -276,16 +277,19 @@ def run_pool(plan: Plan, pool: Pool, n_workers: int, url: str, sandbox: bool, er
             # between the two grades it again: recording is idempotent)
             watch.lap("record result")
             result.profile = (result.profile or []) + watch.take()
-            save_result(plan, result)
+            save_result(plan, result, writes)  # written by writes' threads meanwhile
             progress.advance(failed=result.status != "graded")
 
         progress.start()
         try:
-            pool.run(plan.todo, on_result, progress.tick)
+            # the pool waits for the writes before it forgets anything it handed over
+            pool.run(plan.todo, on_result, progress.tick, writes.wait)
+            writes.wait()
         except RuntimeError as error:  # a worker could not load an assignment
             raise UsageError(str(error)) from None
         finally:
             progress.close()
+            writes.close()  # what was handed over is written, even after a failure
             recorder.flush()
 
 
@@ -294,7 +298,9 @@ def complete_result(plan: Plan, task: Submission, result: Result, sandbox: bool
     """Complete a worker's result with what identifies it."""
     name, student = task.assignment, task.student
     assignment = plan.loaded[name]
-    result.with_every_part(graded_parts(assignment.template))
+    if name not in plan.parts:  # read once per assignment, not once per result
+        plan.parts[name] = graded_parts(assignment.template)
+    result.with_every_part(plan.parts[name])
     if plan.renamed.get((name, student)):
         result.notes.insert(0, plan.renamed[name, student])
     result.student, result.assignment = student, name
@@ -306,9 +312,10 @@ def complete_result(plan: Plan, task: Submission, result: Result, sandbox: bool
     return result
 
 
-def save_result(plan: Plan, result: Result) -> None:
-    """Save a completed result; later steps of the run see it."""
-    result.save(plan.workspace)
+def save_result(plan: Plan, result: Result, writes: Writes | None = None) -> None:
+    """Save a completed result (by ``writes``' threads when given); later steps of
+    the run see it."""
+    result.save(plan.workspace, writes)
     plan.results[result.assignment][result.student] = result
 
 

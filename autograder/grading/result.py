@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from autograder.errors import UsageError
-from autograder.workspace import assignments_in, atomic_write_text, read_json, results_dir
+from autograder.workspace import (
+    Writes, assignments_in, atomic_write_text, read_json, results_dir,
+)
 
 #: A result's status: the notebook was graded, could not be (its reason says why), or
 #: holds parts the grader could not judge, left for the instructor's review.
@@ -127,10 +129,12 @@ class Result:
                 blank.messages = ["not graded: " + (self.reason or "")]
         return self
 
-    def save(self, workspace: Path) -> None:
-        """Write it to ``results/<assignment>/<student>.json``, whole or not at all."""
+    def save(self, workspace: Path, writes: Writes | None = None) -> None:
+        """Write it to ``results/<assignment>/<student>.json``, whole or not at all
+        (by ``writes``' threads when given: done once ``writes.wait()`` returns)."""
         path = results_dir(workspace, self.assignment) / f"{self.student}.json"
-        atomic_write_text(path, json.dumps(self.to_json(), indent=1))
+        (writes.write if writes else atomic_write_text)(
+            path, json.dumps(self.to_json(), indent=1))
 
 
 def load_results(workspace: Path, assignment: str) -> dict[str, Result]:

@@ -41,7 +41,7 @@ from autograder.queue.message import Message
 from autograder.queue.settings import shown
 from autograder.queue.tables import Job, JobKey, Queued
 from autograder.sandbox.limits import Limits
-from autograder.workspace import atomic_write_text
+from autograder.workspace import Writes
 
 BATCH = 500  # submissions per transaction and per page of results
 SWEEP_EVERY = 20.0  # seconds between full sweeps (rows committed out of id order)
@@ -102,7 +102,11 @@ class QueuePool:
         """Queued work goes on in the workers; a rerun collects it."""
 
     def run(self, tasks: list[Submission], on_result: Callable[[Submission, Result], None],
-            tick: Callable[[], None] = lambda: None) -> None:
+            tick: Callable[[], None] = lambda: None,
+            saved: Callable[[], None] = lambda: None) -> None:
+        """Queue ``tasks`` and hand each result to ``on_result``; ``saved()`` returns
+        once what ``on_result`` was handed is saved (the graded notebooks of those
+        results are then forgotten in the database)."""
         try:
             engine = tables.connect(self.config.db)
         except sa.exc.SQLAlchemyError as error:
@@ -119,7 +123,8 @@ class QueuePool:
                   f"({len(pending) - sent} queued, running or graded already) in "
                   f"{time.monotonic() - started:.1f} s", file=self.config.err)
             started, waiting = time.monotonic(), len(pending)
-            self._collect(engine, pending, after, on_result, tick)
+            with Writes() as writes:
+                self._collect(engine, pending, after, on_result, tick, saved, writes)
             print(f"collected {waiting} results in {time.monotonic() - started:.1f} s",
                   file=self.config.err)
         finally:
@@ -165,7 +170,7 @@ class QueuePool:
     # ------------------------------------------------------------------------- queueing
     def _queue(self, engine, tasks: list[Submission], pending: dict, on_result, tick) -> int:
         """Queue ``tasks`` in batches; fill ``pending`` with what to wait for."""
-        from kombu.exceptions import OperationalError
+        from kombu.exceptions import BatchPublishError, OperationalError
 
         app = worker.make_app(self.config.broker)
         sent = 0
@@ -175,18 +180,26 @@ class QueuePool:
                     wanted, notebooks = self._read(tasks[start:start + BATCH], on_result)
                     queued = self._queue_or_refuse(engine, wanted, notebooks, pending,
                                                    on_result)
+                    # the batch's messages (and their task-sent events) in one round
+                    # trip: a Redis pipeline, sent when the block ends (other brokers
+                    # publish each at once). A failure leaves the batch's jobs
+                    # unpublished: the next run sends them again (with a new generation:
+                    # a copy that got through is dropped as stale)
+                    with producer.batch(max_size=2 * BATCH):
+                        for item, _ in queued:
+                            app.send_task(worker.TASK_NAME, producer=producer,
+                                          queue=worker.QUEUE,
+                                          time_limit=self.config.backstop,
+                                          kwargs=Message.of(item, self.config.run.limits,
+                                                            self.config.run.fresh_kernels)
+                                          .to_json())
                     for item, task in queued:
-                        app.send_task(worker.TASK_NAME, producer=producer,
-                                      queue=worker.QUEUE, time_limit=self.config.backstop,
-                                      kwargs=Message.of(item, self.config.run.limits,
-                                                        self.config.run.fresh_kernels)
-                                      .to_json())
                         pending[item.key] = (task, item.generation)
                     self._patiently(lambda queued=queued: _mark_published(
                         engine, [item for item, _ in queued]))
                     sent += len(queued)
                     tick()
-        except OperationalError as error:
+        except (OperationalError, BatchPublishError) as error:
             raise UsageError(f"--broker {shown(self.config.broker)}: {error}") from None
         return sent
 
@@ -251,7 +264,8 @@ class QueuePool:
         return [(item, by_key[item.key]) for item in queued]
 
     # ------------------------------------------------------------------------- collecting
-    def _collect(self, engine, pending: dict, after: int, on_result, tick) -> None:
+    def _collect(self, engine, pending: dict, after: int, on_result, tick, saved,
+                 writes: Writes) -> None:
         """Hand each stored result of the generation we wait for to ``on_result``."""
         swept, heard, warned = 0.0, time.monotonic(), False
         while pending:
@@ -263,7 +277,7 @@ class QueuePool:
             if found or dead:
                 heard = now
                 self._patiently(partial(self._deliver, engine, pending, (found, dead),
-                                        on_result))
+                                        on_result, saved, writes))
             if not warned and now - heard > self.config.backstop:
                 warned = True
                 print(f"no result for {now - heard:.0f} s: is a worker running (python -m "
@@ -291,13 +305,16 @@ class QueuePool:
                 if key in pending and generation >= pending[key][1]]
         return ours, last, dead
 
-    def _deliver(self, engine, pending: dict, page, on_result) -> None:
-        """Each result of ``page`` (ours, dead jobs without a result) to ``on_result``."""
+    def _deliver(self, engine, pending: dict, page, on_result, saved, writes: Writes
+                 ) -> None:
+        """Each result of ``page`` (ours, dead jobs without a result) to ``on_result``,
+        once its graded notebook is written."""
         found, dead = page
         with engine.connect() as conn:
             rows = tables.results_by_id(conn, list(found))
+        ours = []
         for row_id, (result, notebook) in sorted(rows.items()):
-            entry = pending.pop(found[row_id], None)
+            entry = pending.get(found[row_id])
             if entry is None:
                 continue
             task = entry[0]
@@ -305,12 +322,17 @@ class QueuePool:
                 if notebook is None:
                     task.graded.unlink(missing_ok=True)
                 else:
-                    atomic_write_text(task.graded, notebook)
+                    writes.write(task.graded, notebook)  # the page's files together
+            ours.append((found[row_id], task, result))
+        writes.wait()
+        for key, task, result in ours:
+            pending.pop(key, None)
             on_result(task, result)
         for key, reason in dead:
             entry = pending.pop(key, None)
             if entry is not None:
                 on_result(entry[0], Result.failure(reason))
+        saved()  # the results are saved: their graded notebooks may go
         if rows and self.config.keep_graded_days <= 0:  # kept in autograded/ only
             with engine.begin() as conn:
                 tables.forget_graded_notebooks(conn, ids=list(rows))
