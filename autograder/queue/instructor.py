@@ -308,8 +308,22 @@ class QueuePool:
     def _deliver(self, engine, pending: dict, page, on_result, saved, writes: Writes
                  ) -> None:
         """Each result of ``page`` (ours, dead jobs without a result) to ``on_result``,
-        once its graded notebook is written."""
+        ``BATCH`` at a time (a sweep may find thousands)."""
         found, dead = page
+        ids = sorted(found)
+        for start in range(0, len(ids), BATCH):
+            batch = {row_id: found[row_id] for row_id in ids[start:start + BATCH]}
+            self._deliver_batch(engine, pending, batch, on_result, saved, writes)
+        for key, reason in dead:
+            entry = pending.pop(key, None)
+            if entry is not None:
+                on_result(entry[0], Result.failure(reason))
+        saved()
+
+    def _deliver_batch(self, engine, pending: dict, found: dict, on_result, saved,
+                       writes: Writes) -> None:
+        """Results ``found`` ({row id: key}) to ``on_result``, once their graded
+        notebooks are written; then forgotten in the database, once saved."""
         with engine.connect() as conn:
             rows = tables.results_by_id(conn, list(found))
         ours = []
@@ -322,16 +336,12 @@ class QueuePool:
                 if notebook is None:
                     task.graded.unlink(missing_ok=True)
                 else:
-                    writes.write(task.graded, notebook)  # the page's files together
+                    writes.write(task.graded, notebook)  # the batch's files together
             ours.append((found[row_id], task, result))
         writes.wait()
         for key, task, result in ours:
             pending.pop(key, None)
             on_result(task, result)
-        for key, reason in dead:
-            entry = pending.pop(key, None)
-            if entry is not None:
-                on_result(entry[0], Result.failure(reason))
         saved()  # the results are saved: their graded notebooks may go
         if rows and self.config.keep_graded_days <= 0:  # kept in autograded/ only
             with engine.begin() as conn:
