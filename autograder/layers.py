@@ -58,6 +58,8 @@ LAYERS: dict[str, tuple[str, dict[str, str]]] = {
         "autograder.gradebook": "nbgrader's gradebook: one writer, manual grades kept",
         "autograder.queue.tables": "the task queue's notebooks, jobs, results and "
                                    "workers tables, beside the gradebook",
+        "autograder.queue.storage": "PostgreSQL's settings for the queue's tables: "
+                                    "executemany in pages, lz4-compressed notebooks",
         "autograder.queue.claims": "a worker's writes: claim a job, store its result or "
                                    "a dead letter, hand it back",
         "autograder.queue.settings": "the task queue's URLs (environment, env file), "

@@ -90,6 +90,17 @@ def limits_problem(limits: Limits) -> str | None:
     return None
 
 
+@dataclass
+class Delivery:
+    """Where collected results go: ``on_result`` takes each, ``tick`` shows progress,
+    ``saved()`` returns once what ``on_result`` took is saved, ``writes`` writes the
+    graded notebooks."""
+    on_result: Callable[[Submission, Result], None]
+    tick: Callable[[], None]
+    saved: Callable[[], None]
+    writes: Writes
+
+
 class QueuePool:
     def __init__(self, config: QueueConfig):
         self.config = config
@@ -124,7 +135,8 @@ class QueuePool:
                   f"{time.monotonic() - started:.1f} s", file=self.config.err)
             started, waiting = time.monotonic(), len(pending)
             with Writes() as writes:
-                self._collect(engine, pending, after, on_result, tick, saved, writes)
+                self._collect(engine, pending, after,
+                              Delivery(on_result, tick, saved, writes))
             print(f"collected {waiting} results in {time.monotonic() - started:.1f} s",
                   file=self.config.err)
         finally:
@@ -264,8 +276,7 @@ class QueuePool:
         return [(item, by_key[item.key]) for item in queued]
 
     # ------------------------------------------------------------------------- collecting
-    def _collect(self, engine, pending: dict, after: int, on_result, tick, saved,
-                 writes: Writes) -> None:
+    def _collect(self, engine, pending: dict, after: int, delivery: Delivery) -> None:
         """Hand each stored result of the generation we wait for to ``on_result``."""
         swept, heard, warned = 0.0, time.monotonic(), False
         while pending:
@@ -277,13 +288,13 @@ class QueuePool:
             if found or dead:
                 heard = now
                 self._patiently(partial(self._deliver, engine, pending, (found, dead),
-                                        on_result, saved, writes))
+                                        delivery))
             if not warned and now - heard > self.config.backstop:
                 warned = True
                 print(f"no result for {now - heard:.0f} s: is a worker running (python -m "
                       "autograder worker; python -m autograder status shows the jobs)?",
                       file=self.config.err)
-            tick()
+            delivery.tick()
             if pending and len(found) < BATCH:
                 time.sleep(self.config.poll_every)
 
@@ -305,23 +316,22 @@ class QueuePool:
                 if key in pending and generation >= pending[key][1]]
         return ours, last, dead
 
-    def _deliver(self, engine, pending: dict, page, on_result, saved, writes: Writes
-                 ) -> None:
+    def _deliver(self, engine, pending: dict, page, delivery: Delivery) -> None:
         """Each result of ``page`` (ours, dead jobs without a result) to ``on_result``,
         ``BATCH`` at a time (a sweep may find thousands)."""
         found, dead = page
         ids = sorted(found)
         for start in range(0, len(ids), BATCH):
             batch = {row_id: found[row_id] for row_id in ids[start:start + BATCH]}
-            self._deliver_batch(engine, pending, batch, on_result, saved, writes)
+            self._deliver_batch(engine, pending, batch, delivery)
         for key, reason in dead:
             entry = pending.pop(key, None)
             if entry is not None:
-                on_result(entry[0], Result.failure(reason))
-        saved()
+                delivery.on_result(entry[0], Result.failure(reason))
+        delivery.saved()
 
-    def _deliver_batch(self, engine, pending: dict, found: dict, on_result, saved,
-                       writes: Writes) -> None:
+    def _deliver_batch(self, engine, pending: dict, found: dict, delivery: Delivery
+                       ) -> None:
         """Results ``found`` ({row id: key}) to ``on_result``, once their graded
         notebooks are written; then forgotten in the database, once saved."""
         with engine.connect() as conn:
@@ -336,13 +346,13 @@ class QueuePool:
                 if notebook is None:
                     task.graded.unlink(missing_ok=True)
                 else:
-                    writes.write(task.graded, notebook)  # the batch's files together
+                    delivery.writes.write(task.graded, notebook)  # the batch's together
             ours.append((found[row_id], task, result))
-        writes.wait()
+        delivery.writes.wait()
         for key, task, result in ours:
             pending.pop(key, None)
-            on_result(task, result)
-        saved()  # the results are saved: their graded notebooks may go
+            delivery.on_result(task, result)
+        delivery.saved()  # the results are saved: their graded notebooks may go
         if rows and self.config.keep_graded_days <= 0:  # kept in autograded/ only
             with engine.begin() as conn:
                 tables.forget_graded_notebooks(conn, ids=list(rows))

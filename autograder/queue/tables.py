@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from autograder.errors import UsageError
 from autograder.grading.result import Result
+from autograder.queue.storage import compress_with_lz4, engine_options
 
 METADATA = sa.MetaData()
 KEY = ("student", "submission_sha256", "grader_sha256")
@@ -123,11 +124,7 @@ def connect(url: str) -> sa.Engine:
     tested before use (``pool_pre_ping``), so a database restarted meanwhile costs a
     reconnection, not an error."""
     url = database_url(url)
-    # psycopg2 runs an executemany UPDATE (a batch's jobs queued again, or marked
-    # published) row by row, a round trip each, unless told to send them in pages
-    options = ({"executemany_mode": "values_plus_batch"}
-               if sa.engine.make_url(url).get_driver_name() == "psycopg2" else {})
-    engine = sa.create_engine(url, pool_pre_ping=True, **options)
+    engine = sa.create_engine(url, pool_pre_ping=True, **engine_options(url))
     with engine.begin() as conn:
         postgres = conn.dialect.name == "postgresql"
         if postgres:  # workers starting together create once
@@ -136,28 +133,9 @@ def connect(url: str) -> sa.Engine:
         new = set(METADATA.tables) - set(sa.inspect(conn).get_table_names())
         METADATA.create_all(conn, checkfirst=True)
         if postgres:
-            _compress_with_lz4(conn, new)
+            compress_with_lz4(conn, new)
     _refuse_old_tables(engine)
     return engine
-
-
-#: the columns of notebooks and results (tens of KB each, compressed when stored)
-LZ4_COLUMNS = (("autograder_submissions", "notebook"), ("autograder_results", "result"),
-               ("autograder_results", "graded_notebook"))
-
-
-def _compress_with_lz4(conn: sa.Connection, created: set[str]) -> None:
-    """Tables just created compress their notebooks with lz4 (PostgreSQL 14 and later,
-    when built with it) rather than pglz, the default: half the database server's
-    time per batch of 500 notebooks stored. Elsewhere they keep the default."""
-    for table, column in LZ4_COLUMNS:
-        if table in created:
-            try:
-                with conn.begin_nested():
-                    conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} "
-                                         "SET COMPRESSION lz4"))
-            except sa.exc.DBAPIError:
-                return  # a server without lz4
 
 
 def _refuse_old_tables(engine: sa.Engine) -> None:
