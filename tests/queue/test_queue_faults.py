@@ -17,15 +17,14 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import sqlalchemy as sa
 
 import services
 from autograder.queue import tables as jobstore
 from autograder.queue import worker as taskqueue
 from test_queue import (
-    ASSIGNMENT, REPO, SERVICES, as_expected, autograder, expected_verdicts, job_counts,
-    new_workspace, only, results_of, wait_for_job, workers,
+    ASSIGNMENT, REPO, SERVICES, STOP_SECONDS, as_expected, autograder, expected_verdicts,
+    job_counts, new_workspace, only, results_of, slow_down, wait_for_job, workers,
 )
 
 pytestmark = SERVICES
@@ -206,7 +205,7 @@ def test_an_oversized_notebook_is_failed_before_anything_is_sent(
         messages = client.lrange(taskqueue.QUEUE, 0, -1)
     finally:
         grade.send_signal(signal.SIGINT)
-        grade.communicate(timeout=60)
+        grade.communicate(timeout=STOP_SECONDS)
         client.close()
     result = results_of(ws)[big]
     assert result["status"] == "failed"
@@ -291,19 +290,6 @@ def kill_while_grading(db: str, worker: subprocess.Popen, signals: list) -> None
         else:
             os.killpg(worker.pid, sig)
     worker.wait(timeout=120)
-
-
-def slow_down(folder: Path, seconds: float) -> None:
-    """The notebook(s) in ``folder`` sleep at the end of their first answer cell (the
-    grader keeps only the answers): grading outlasts an eviction's grace (an idle
-    machine grades this assignment in about 2 s, and a worker that gets SIGTERM
-    finishes its task when it can)."""
-    for path in folder.glob("*.ipynb"):
-        notebook = nbformat.read(str(path), 4)
-        answer = next(cell for cell in notebook.cells
-                      if cell.metadata.get("nbgrader", {}).get("solution"))
-        answer.source += f"\nimport time\ntime.sleep({seconds})\n"
-        nbformat.write(notebook, str(path))
 
 
 def test_a_submission_outlives_a_lost_worker_and_an_evicted_one(
