@@ -6,7 +6,8 @@
 A fresh ``redis-server`` and PostgreSQL 15 on loopback ports (tests/services.py), a
 workspace of N submissions of one assignment (the exercise notebook each student
 downloads, made unique per student), and stand-in workers: Celery workers on the same
-queue whose task goes through the real worker's path (the message read and checked, the
+queue (their task events off: real workers send theirs from their own machines) whose
+task goes through the real worker's path (the message read and checked, the
 job claimed, the notebook read from the database, the result stored with the job's end)
 but stores a canned full-marks result instead of grading (no kernels). Then the real
 ``python -m autograder grade ASSIGNMENT --broker ... --db ...`` runs, timed:
@@ -61,6 +62,10 @@ def stand_in_worker(concurrency: int) -> int:
 
     broker, db = settings.urls()
     app = worker.make_app(broker, settings.WorkerSettings(db))
+    # Real workers publish their task events (Flower) from their own machines; here the
+    # stand-ins share the instructor's 2 cores, and events were most of their ~16 ms of
+    # CPU per task, so they would measure the stand-ins instead of the instructor's side
+    app.conf.worker_send_task_events = False
     signals.worker_process_init.disconnect(worker._child_init)  # no Grader, no zygote
     signals.worker_process_shutdown.disconnect(worker._child_exit)
     app.tasks.unregister(worker.TASK_NAME)
@@ -221,7 +226,7 @@ def main(argv=None) -> int:
         machine=dict(grading_cost.machine(False, "stand-in workers: no kernel", "none"),
                      load_before=before, load_after=grading_cost.load()),
         submissions=n, assignment=args.assignment, stand_ins=args.stand_ins,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency, stand_in_task_events=False,
         enqueue_per_s=round(first["sent"] / first["enqueue_s"]),
         collect_and_record_per_s=round(n / first["collect_s"]),
         end_to_end_s=first["wall_s"], goal_s=GOAL_S)
