@@ -64,6 +64,7 @@ sys.path.insert(0, str(REPO))
 
 from autograder.commands import demo  # noqa: E402 - after the sys.path line
 from autograder.grading.stopwatch import ONCE, PART_STEPS, STEPS  # noqa: E402 - same
+from machine import cpu_model  # noqa: E402 - this folder
 
 PY = sys.executable
 RESULTS = REPO / "benchmarks" / "results"
@@ -147,16 +148,6 @@ class CgroupCpu:
 
 
 # ----------------------------------------------------------------------- the machine
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 

@@ -69,6 +69,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.data import load_iris_shuffled
+from machine import cpu_model  # this folder
 
 SEED = 116
 
@@ -227,16 +228,6 @@ def seed_spread(x, y, epochs, num_seeds, vary):
     return {"epochs": epochs, "varied": varied, "runs": {
         str(seed): dict(zip(FINAL_NAMES, map(_rounded, row)))
         for seed, row in zip(seeds, rows)}}
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def record(path, section, result, load_before):

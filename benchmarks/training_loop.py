@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.loop import train, train_notes, train_numpy
+from machine import cpu_model  # this folder
 
 LR = 0.1
 
@@ -49,17 +50,6 @@ def variants():
         "tf.function on the epoch": lambda e: train(sgd(), epochs=e, compiled=True),
         "NumPy, gradient by hand": lambda e: train_numpy(lr=LR, epochs=e),
     }
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def describe_machine():
