@@ -38,11 +38,19 @@ REPO = Path(__file__).resolve().parents[2]
 CLASS = demo.available_assignments()[:2]
 ASSIGNMENT = CLASS[0]
 #: seconds a stopped ``grade`` gets to exit: 8 and 13 s measured from SIGINT to exit at
-#: load 16 and 19 on 2 cores (CPU-bound load); longer is a hang, not a busy machine
+#: load 16 and 19 on 2 cores; longer is a hang, not a busy machine
 STOP_SECONDS = 300
 SERVICES = [pytest.mark.slow, pytest.mark.services,
             pytest.mark.skipif(services.missing() is not None,
                                reason=f"task-queue servers: {services.missing()}")]
+
+
+def sigint_as_in_a_terminal() -> None:
+    """Run in a ``grade`` child before it starts: SIGINT as a terminal's foreground job
+    has it. A shell without job control starts background jobs (``make test &``) with
+    SIGINT ignored, children inherit that, and Python then leaves it ignored: a test's
+    SIGINT (a Ctrl-C) would not stop ``grade``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 # ----------------------------------------------------------------------------- no server
@@ -442,7 +450,8 @@ def test_grade_stopped_halfway_and_run_again_queues_nothing_twice(
         grade = subprocess.Popen(
             [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "-w", str(ws),
              "--broker", broker, "--db", db, *only(students)], cwd=REPO,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=sigint_as_in_a_terminal)
         deadline = time.monotonic() + 600
         while not results_of(ws) and time.monotonic() < deadline:
             assert grade.poll() is None, "grade ended before it could be stopped"
@@ -543,7 +552,8 @@ def test_requeue_after_the_broker_lost_its_messages(servers, demo_class, tmp_pat
     grade = subprocess.Popen(
         [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "-w", str(ws),
          "--broker", broker, "--db", db, *only(students)], cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=sigint_as_in_a_terminal)
     client = redis.Redis.from_url(broker)
     deadline = time.monotonic() + 120
     while (jobs_in_state(db, "queued") < len(students)

@@ -24,7 +24,8 @@ from autograder.queue import tables as jobstore
 from autograder.queue import worker as taskqueue
 from test_queue import (
     ASSIGNMENT, REPO, SERVICES, STOP_SECONDS, as_expected, autograder, expected_verdicts,
-    job_counts, new_workspace, only, results_of, slow_down, wait_for_job, workers,
+    job_counts, new_workspace, only, results_of, sigint_as_in_a_terminal, slow_down,
+    wait_for_job, workers,
 )
 
 pytestmark = SERVICES
@@ -33,7 +34,7 @@ pytestmark = SERVICES
 def start_grade(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *map(str, args)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=sigint_as_in_a_terminal)
 
 
 def run_sql(db: str, *statements: str) -> None:
