@@ -69,6 +69,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.data import load_iris_shuffled
+sys.path.append(str(Path(__file__).resolve().parent))  # also when a test imports it by path
 from machine import cpu_model  # this folder
 
 SEED = 116

@@ -26,6 +26,8 @@ printed) and compare ratios rather than absolute numbers.
 import argparse
 import os
 import platform
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -33,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.loop import train, train_notes, train_numpy
+sys.path.append(str(Path(__file__).resolve().parent))  # also when imported by path
 from machine import cpu_model  # this folder
 
 LR = 0.1
