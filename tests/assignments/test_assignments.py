@@ -37,6 +37,7 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.commands import references
@@ -314,6 +315,47 @@ def test_the_states_hint_and_check_states_agree(solved):
         check_states = solved[name]["check_states"]
         with pytest.raises(AssertionError, match="dtype"):
             check_states({"s": [tf.Variable(tf.fill([1, 2], 0.1))]}, params=params, names=["s"])
+
+
+# probes that refit a model borrow the notebook's own when it is exactly the specified
+# one (autograder/checks/in_kernel/keras_models.py traced_twin): its functions are traced
+LENDING_PROBES = [("keras_six_steps", "fit_history", "model", "fit_model"),
+                  ("subclass_cnn", "train_cnn", "cnn", "train_cnn")]
+
+
+@pytest.mark.parametrize("name, grade_id, variable, function", LENDING_PROBES,
+                         ids=[p[1] for p in LENDING_PROBES])
+def test_a_probe_that_borrows_the_notebooks_model_gives_the_same_and_gives_it_back(
+        name, grade_id, variable, function, solved):
+    """On the reference solution the probe hands the student's function the notebook's
+    own model (seen below), gets what it gets on a model of its own (the notebook
+    without that model), and leaves the model's weights, optimizer state and History
+    as they were, for the cells after it."""
+    check = load(name)[0][grade_id]
+    namespace = dict(solved[name])
+    model = namespace[variable]
+    weights, slots = model.get_weights(), [v.numpy() for v in model.optimizer.variables]
+    history = model.history
+    given = []
+
+    def spy(model_given, *args):
+        given.append(model_given)
+        return solved[name][function](model_given, *args)
+
+    lent = check.probe.run_here({**namespace, function: spy})
+    assert given == [model], "the probe built its own model: nothing was lent"
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(slots, model.optimizer.variables))
+    assert model.history is history
+    own = check.probe.run_here({k: v for k, v in namespace.items() if k != variable})
+    assert lent.keys() == own.keys()
+    for key, value in own.items():
+        if isinstance(value, list) and key != "keys":  # losses: the same to float32's last digits
+            assert np.allclose(lent[key], value, rtol=1e-6, atol=0), (key, lent[key], value)
+        else:
+            assert lent[key] == value, (key, lent[key], value)
+    ref = references.committed_references(name)[grade_id]
+    assert check.judge(lent, ref) == check.judge(own, ref) == []
 
 
 def test_the_pooling_layer_is_taught_where_it_is_required():

@@ -282,6 +282,60 @@ def test_the_build_model_probe_reads_a_models_layers():
 
 
 
+@pytest.mark.slow  # TensorFlow, Keras
+def test_only_a_fitted_exact_twin_of_the_specified_model_is_lent():
+    """A probe borrows the notebook's model only when nothing but names and weights
+    tells it from the specified one: any other class, layer setting, initializer,
+    optimizer setting, loss, metric or compile option, or a model never fit, is not
+    lent (the probe builds its own)."""
+    import keras
+    import numpy as np
+
+    from autograder.checks.in_kernel.keras_models import specified_iris_model, traced_twin
+
+    class MySequential(keras.Sequential):
+        pass
+
+    def compiled(model=None, **changes):
+        model = model or specified_iris_model()
+        settings = {"optimizer": keras.optimizers.SGD(learning_rate=0.1),
+                    "loss": keras.losses.SparseCategoricalCrossentropy(),
+                    "metrics": ["sparse_categorical_accuracy"], **changes}
+        model.compile(**settings)
+        return model
+
+    def fitted(model):
+        model.fit(np.zeros((4, 4)), np.zeros(4), epochs=1, verbose=0)
+        return model
+
+    specified = compiled()
+    twin = fitted(compiled())
+    assert traced_twin(twin, specified) is twin
+    others = {
+        "never fit": compiled(),
+        "another learning rate": fitted(compiled(optimizer=keras.optimizers.SGD(0.2))),
+        "momentum": fitted(compiled(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))),
+        "from_logits": fitted(compiled(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))),
+        "another metric": fitted(compiled(metrics=["accuracy"])),
+        "run eagerly": fitted(compiled(run_eagerly=True)),
+        "steps_per_execution": fitted(compiled(steps_per_execution=2)),
+        "another initializer": fitted(compiled(keras.Sequential([
+            keras.Input(shape=(4,)), keras.layers.Dense(
+                3, activation="softmax", kernel_regularizer=keras.regularizers.l2(),
+                kernel_initializer="zeros")]))),
+        "a subclass": fitted(compiled(MySequential(specified_iris_model().layers[:]))),
+        "float64": compiled(keras.Sequential([
+            keras.Input(shape=(4,), dtype="float64"), keras.layers.Dense(
+                3, activation="softmax", kernel_regularizer=keras.regularizers.l2(),
+                dtype="float64")])),
+        "not a model": "model",
+    }
+    others["float64"].make_train_function()  # as fit would (float64 and L2 cannot fit)
+    lent = [what for what, model in others.items() if traced_twin(model, specified)]
+    assert lent == []
+
+
 def test_the_plot_judge_tells_a_compiled_only_failure_from_a_wrong_rule():
     from autograder.checks.figures import RERUN_EPOCHS, judge_histories_plot
 

@@ -1,6 +1,7 @@
 """What the Keras probes share: a model's layers and compile settings as plain data,
-fixed weights, a short reproducible fit, the notes' iris data, and the models the
-specification fixes (built here, so that a part is judged without the others)."""
+fixed weights, a short reproducible fit, the notes' iris data, the models the
+specification fixes (built here, so that a part is judged without the others), and the
+student's own model lent to a probe when it is exactly the specified one."""
 
 import json
 
@@ -124,3 +125,68 @@ def specified_cnn():
         keras.layers.Flatten(),
         keras.layers.Dense(10, activation="softmax"),
     ])
+
+
+def traced_twin(candidate, specified):
+    """``candidate`` (the student's own model) when it is, setting for setting, the
+    model ``specified`` (built and compiled by the probe) and fit has already traced its
+    functions; else None.
+
+    A probe that refits such a twin, from the same fixed weights and a fresh optimizer
+    state, gets the same numbers as on its own model without paying a second trace
+    (about 0.5 CPU-s per refit; tests/assignments/test_assignments.py checks that the
+    numbers are the same). Anything that differs (another class, layer, initializer,
+    optimizer setting, loss, metric, or compile option) makes the probe use its own.
+    """
+    try:
+        if type(candidate) is not type(specified) or candidate.train_function is None:
+            return None
+        same = (unnamed(candidate.get_config()) == unnamed(specified.get_config())
+                and unnamed_compile(candidate.get_compile_config())
+                == unnamed_compile(specified.get_compile_config()))
+        return candidate if same else None
+    except Exception:
+        return None
+
+
+def unnamed(config):
+    """A model's config without the model's and the layers' names."""
+    config = as_json(config)
+    config.pop("name", None)
+    for layer in config.get("layers") or []:
+        if isinstance(layer, dict) and isinstance(layer.get("config"), dict):
+            layer["config"].pop("name", None)
+    return config
+
+
+def unnamed_compile(config):
+    """A compile config without the optimizer's and the loss's names."""
+    config = as_json(config or {})
+    for key in ("optimizer", "loss"):
+        if isinstance(config.get(key), dict) and isinstance(config[key].get("config"), dict):
+            config[key]["config"].pop("name", None)
+    return config
+
+
+def lend(model):
+    """What a probe changes in a lent model, to give back with ``give_back``: its
+    weights, its optimizer's and its metrics' variables, its last History. Then the
+    optimizer state is made fresh: every variable zero but the learning rate."""
+    state = {"weights": model.get_weights(),
+             "optimizer": [v.numpy() for v in model.optimizer.variables],
+             "metrics": [v.numpy() for v in model.metrics_variables],
+             "history": getattr(model, "history", None)}
+    for variable in model.optimizer.variables:
+        if not variable.path.endswith("learning_rate"):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+    return state
+
+
+def give_back(model, state):
+    """Restore what ``lend`` saved: the student's later cells see their own model."""
+    model.set_weights(state["weights"])
+    for variable, value in zip(model.optimizer.variables, state["optimizer"]):
+        variable.assign(value)
+    for variable, value in zip(model.metrics_variables, state["metrics"]):
+        variable.assign(value)
+    model.history = state["history"]

@@ -6,8 +6,8 @@ student's, do not change what a later part gives."""
 import numpy as np
 
 from autograder.checks.in_kernel.keras_models import (
-    as_json, compile_settings, error_of, float_list, iris_data, layers_of,
-    set_fixed_weights, short_fit_losses, specified_iris_model,
+    as_json, compile_settings, error_of, float_list, give_back, iris_data, layers_of, lend,
+    set_fixed_weights, short_fit_losses, specified_iris_model, traced_twin,
 )
 from autograder.checks.in_kernel.names import student
 
@@ -51,25 +51,32 @@ def probe_compile_model(namespace):
 def probe_fit_history(namespace):
     """fit_model on a model built and compiled here to the specification, with fixed
     weights and seeds: Parts A and B, or another model of the student's, do not change
-    what it gives."""
+    what it gives. When the notebook's own ``model`` is exactly that model, already fit,
+    it is lent instead (same numbers, no second trace) and given back as it was."""
     import keras
 
     try:
-        model = specified_iris_model()
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
-                      metrics=["sparse_categorical_accuracy"])
+        specified = specified_iris_model()
+        specified.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+                          metrics=["sparse_categorical_accuracy"])
         # compiled, as fit is by default: over 160 steps one trace costs less than
         # stepping eagerly (the probe's profile in benchmarks/grading_cost.py)
-        keras.utils.set_random_seed(406)
-        set_fixed_weights(model, seed=406, scale=0.1)
-        x, y = iris_data()
-        history = student(namespace, "fit_model")(model, x, y)
-        h = history.history
-        return {"keys": sorted(str(k) for k in h),
-                "loss": float_list(h.get("loss", [])),
-                "val_loss": float_list(h.get("val_loss", [])),
-                "steps": int(model.optimizer.iterations.numpy())}
+        model = traced_twin(namespace.get("model"), specified) or specified
+        lent = lend(model) if model is not specified else None
+        try:
+            keras.utils.set_random_seed(406)
+            set_fixed_weights(model, seed=406, scale=0.1)
+            x, y = iris_data()
+            history = student(namespace, "fit_model")(model, x, y)
+            h = history.history
+            return {"keys": sorted(str(k) for k in h),
+                    "loss": float_list(h.get("loss", [])),
+                    "val_loss": float_list(h.get("val_loss", [])),
+                    "steps": int(model.optimizer.iterations.numpy())}
+        finally:
+            if lent is not None:
+                give_back(model, lent)
     except Exception as error:
         return error_of(error)
 

@@ -4,8 +4,8 @@ they return)."""
 import numpy as np
 
 from autograder.checks.in_kernel.keras_models import (
-    compile_settings, error_of, float_list, iris_data, layers_of, set_fixed_weights,
-    short_fit_losses, specified_cnn,
+    compile_settings, error_of, float_list, give_back, iris_data, layers_of, lend,
+    set_fixed_weights, short_fit_losses, specified_cnn, traced_twin,
 )
 from autograder.checks.in_kernel.names import student
 
@@ -82,32 +82,42 @@ def probe_train_cnn(namespace, train, test):
     """train_cnn on the specified CNN, compiled here to the specification with fixed
     weights, on hidden digits (``train`` and ``test``: [start, stop] of each slice):
     what its fit fixed (epochs, steps) and the accuracy it returned beside the trained
-    model's own. Parts B and C, or the student's own model, do not change it."""
+    model's own. Parts B and C, or the student's own model, do not change it. When the
+    notebook's own ``cnn`` is exactly that model, already fit, it is lent instead (its
+    compiled functions are traced already) and given back as it was."""
     import keras
 
     try:
         x, y = digits()
-        model = specified_cnn()
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
-                      metrics=["sparse_categorical_accuracy"])
-        model.run_eagerly = True  # a few small batches: tracing would cost more
-        keras.utils.set_random_seed(506)
-        set_fixed_weights(model, seed=506, scale=0.3)
-        x_test, y_test = x[test[0]:test[1]], y[test[0]:test[1]]
-        returned = student(namespace, "train_cnn")(
-            model, x[train[0]:train[1]], y[train[0]:train[1]], x_test, y_test)
-        if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
-            return {"pair": False}
-        history, accuracy = returned
-        _, model_accuracy = model.evaluate(x_test, y_test, verbose=0)
-        fitted = isinstance(history, keras.callbacks.History)
-        return {"pair": True, "history": fitted,
-                "same_model": fitted and history.model is model,
-                "epochs": len(history.history.get("loss", [])) if fitted else None,
-                "steps": int(model.optimizer.iterations.numpy()),
-                "test_accuracy": number_or_none(accuracy),
-                "model_test_accuracy": float(model_accuracy)}
+        specified = specified_cnn()
+        specified.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+                          metrics=["sparse_categorical_accuracy"])
+        model = traced_twin(namespace.get("cnn"), specified)
+        lent = lend(model) if model is not None else None
+        if model is None:
+            model = specified
+            model.run_eagerly = True  # a few small batches: tracing would cost more
+        try:
+            keras.utils.set_random_seed(506)
+            set_fixed_weights(model, seed=506, scale=0.3)
+            x_test, y_test = x[test[0]:test[1]], y[test[0]:test[1]]
+            returned = student(namespace, "train_cnn")(
+                model, x[train[0]:train[1]], y[train[0]:train[1]], x_test, y_test)
+            if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
+                return {"pair": False}
+            history, accuracy = returned
+            _, model_accuracy = model.evaluate(x_test, y_test, verbose=0)
+            fitted = isinstance(history, keras.callbacks.History)
+            return {"pair": True, "history": fitted,
+                    "same_model": fitted and history.model is model,
+                    "epochs": len(history.history.get("loss", [])) if fitted else None,
+                    "steps": int(model.optimizer.iterations.numpy()),
+                    "test_accuracy": number_or_none(accuracy),
+                    "model_test_accuracy": float(model_accuracy)}
+        finally:
+            if lent is not None:
+                give_back(model, lent)
     except Exception as error:
         return error_of(error)
 
