@@ -1,6 +1,7 @@
 """Grade the synthetic class with plain serial ``nbgrader autograde`` and with the tool.
 
     python benchmarks/autograde.py [--workers N] [--repeats R] [--keep DIR] [--kernels-only]
+                                   [--assignments A B ...] [--no-whole-class]
 
 The class is autograder/commands/demo.py's (two real assignments, 13 students each: correct,
 each part wrong, untouched, missing, invalid JSON, renamed, extra files, ...), collected
@@ -17,8 +18,9 @@ once with ``python -m autograder collect``. Then, timed one after the other:
 and ``python -c "import tensorflow"``, the floor any per-notebook kernel pays. It also
 checks that nbgrader and the tool give every student the same total.
 
-First, warm against fresh kernels (``--kernels-only`` stops there): the tool
-grades each assignment, then the whole class, with ``--fresh-kernels`` and with warm
+First, warm against fresh kernels (``--kernels-only`` stops there, and takes every
+assignment unless ``--assignments`` names some): the tool grades each assignment, then
+the whole class (unless ``--no-whole-class``), with ``--fresh-kernels`` and with warm
 kernels (forked from each worker's zygote), one after the other, and prints both
 times, their ratio and the load average beside each, and whether every submission got
 the same verdict (status, score, points per part) both ways. Beside the wall time of
@@ -148,11 +150,13 @@ def kernel_kinds(ws: Path, assignments: list[str]) -> dict[str, int]:
     return kinds
 
 
-def compare_kernels(ws: Path, assignments: list[str], workers: int) -> dict[str, dict]:
-    """Fresh against warm kernels, per assignment and for the whole class."""
+def compare_kernels(ws: Path, assignments: list[str], workers: int,
+                    whole_class: bool = True) -> dict[str, dict]:
+    """Fresh against warm kernels, per assignment and (``whole_class``) for the whole
+    class in one run."""
     print(f"\nfresh vs warm kernels, {workers} workers, sandboxed "
           "(each run grades every notebook again):")
-    runs = [[a] for a in assignments] + [list(assignments)]
+    runs = [[a] for a in assignments] + ([list(assignments)] if whole_class else [])
     figures = {}
     for names in runs:
         label = names[0] if len(names) == 1 else "whole class"
@@ -200,7 +204,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="default: benchmarks/results/autograde.json "
                         "(autograde-kernels.json with --kernels-only)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--assignments", nargs="+",
+                        help="default: the demo class's two (every assignment with "
+                             "--kernels-only)")
+    parser.add_argument("--whole-class", action=argparse.BooleanOptionalAction,
+                        default=True, help="also grade all the assignments in one run")
     args = parser.parse_args(argv)
+    if args.assignments is None and args.kernels_only:
+        args.assignments = demo.available_assignments()
     out = Path(args.out or REPO / "benchmarks" / "results" / (
         "autograde-kernels.json" if args.kernels_only else "autograde.json"))
 
@@ -209,7 +220,7 @@ def main(argv=None) -> int:
     print(f"machine: {os.cpu_count()} cores; load average before: {load()}")
     info = grading_cost.machine(True, grading_cost.kernel_mode(False), "getrusage")
     info["load_before"] = grading_cost.load()
-    manifest = demo.make_class(work / "incoming")
+    manifest = demo.make_class(work / "incoming", args.assignments)
     assignments = manifest["assignments"]
     tool_ws = work / "tool"
     for a in assignments:
@@ -225,7 +236,8 @@ def main(argv=None) -> int:
     report = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
               "machine": info, "workers": args.workers, "repeats": args.repeats,
               "assignments": assignments, "notebooks": n_notebooks,
-              "kernels": compare_kernels(tool_ws, assignments, args.workers)}
+              "kernels": compare_kernels(tool_ws, assignments, args.workers,
+                                         args.whole_class)}
     if args.kernels_only:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

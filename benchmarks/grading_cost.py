@@ -4,7 +4,7 @@ costs a worker.
     python benchmarks/grading_cost.py [--assignments A B ...] [--no-sandbox]
                                       [--fresh-kernels] [--tail | --no-tail]
                                       [--out FILE | --no-write] [--update]
-                                      [--keep DIR]
+                                      [--repeats R] [--keep DIR]
 
 The demo class (autograder/commands/demo.py: every assignment's correct, wrong, untouched,
 missing and unreadable submissions) is collected once, then each assignment is graded
@@ -32,6 +32,10 @@ without a kernel, its CPU less its profile's laps. So that
 
 is what each further submission costs a long-running worker, and the profile's steps,
 averaged the same way, must add up to it within 5 % (the script says how close).
+
+The same machine's speed varies between runs (on the course's 2-core machine, idle, one
+assignment's cost by up to 15 %): ``--repeats R`` grades each assignment R times and
+keeps the run of median cost, with every run's cost beside it ("repeats").
 
 ``--tail`` (on by default) also grades one submission that runs to its time limit:
 the correct notebook with cells added that never end, so that the notebook's time
@@ -373,8 +377,11 @@ def parse_args(argv):
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--update", action="store_true",
                         help="replace only what this run measured (its assignments, its "
-                             "tail) in the results file; each row keeps its date, commit "
-                             "and load")
+                             "tail, the machine's description) in the results file; each "
+                             "row keeps its date, commit and load")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="grade each assignment this many times and keep the run of "
+                             "median cost (each run's cost is kept beside it)")
     parser.add_argument("--keep", help="work in this folder and keep it")
     return parser.parse_args(argv)
 
@@ -405,11 +412,20 @@ def main(argv=None) -> int:
         print(f"{info['cores']} cores, {info['cpu_model']}; load before {before}; "
               f"{mode}; sandbox {'on' if info['sandbox'] else 'off'}", flush=True)
         for a in manifest["assignments"]:
-            start_load = load()
-            rows[a] = measure(work / "ws", a, flags, meter)
-            rows[a]["load"] = [start_load, load()]
+            runs = []
+            for _ in range(args.repeats):
+                start_load = load()
+                runs.append(measure(work / "ws", a, flags, meter))
+                runs[-1]["load"] = [start_load, load()]
+            # the run of median cost (the machine's speed varies by 15 % between runs)
+            runs.sort(key=lambda r: r["cpu_s_per_submission"])
+            rows[a] = runs[len(runs) // 2]
+            rows[a]["repeats"] = [r["cpu_s_per_submission"] for r in runs]
             rows[a]["date"], rows[a]["commit"] = now(), info["commit"]
             print_profile(a, rows[a])
+            if len(runs) > 1:
+                print(f"  {len(runs)} runs: {rows[a]['repeats']} CPU s per submission; "
+                      "the profile above is the median run's")
         if args.tail:
             first = manifest["assignments"][0]
             tail = measure_tail(work, first, flags, meter,
@@ -447,7 +463,8 @@ def main(argv=None) -> int:
                                       else "grading_cost.json"))
     if args.update and out.exists():  # the other assignments' rows stay as they were
         old = json.loads(out.read_text())
-        report = dict(old, assignments={**old["assignments"], **rows},
+        report = dict(old, date=report["date"], machine=report["machine"],
+                      assignments={**old["assignments"], **rows},
                       **({"tail": report["tail"]} if tail is not None else {}))
     if not args.no_write:
         out.parent.mkdir(parents=True, exist_ok=True)
