@@ -6,8 +6,8 @@ student's, do not change what a later part gives."""
 import numpy as np
 
 from autograder.checks.in_kernel.keras_models import (
-    as_json, compile_settings, error_of, float_list, give_back, iris_data, layers_of, lend,
-    set_fixed_weights, short_fit_losses, specified_iris_model, traced_twin,
+    as_json, borrowed_or, compile_settings, error_of, float_list, give_back, iris_data,
+    layers_of, set_fixed_weights, short_fit_losses, specified_iris_model,
 )
 from autograder.checks.in_kernel.names import student
 
@@ -62,8 +62,7 @@ def probe_fit_history(namespace):
                           metrics=["sparse_categorical_accuracy"])
         # compiled, as fit is by default: over 160 steps one trace costs less than
         # stepping eagerly (the probe's profile in benchmarks/grading_cost.py)
-        model = traced_twin(namespace.get("model"), specified) or specified
-        lent = lend(model) if model is not specified else None
+        model, lent = borrowed_or(namespace.get("model"), specified)
         try:
             keras.utils.set_random_seed(406)
             set_fixed_weights(model, seed=406, scale=0.1)

@@ -4,8 +4,8 @@ they return)."""
 import numpy as np
 
 from autograder.checks.in_kernel.keras_models import (
-    compile_settings, error_of, float_list, give_back, iris_data, layers_of, lend,
-    set_fixed_weights, short_fit_losses, specified_cnn, traced_twin,
+    borrowed_or, compile_settings, error_of, float_list, give_back, iris_data, layers_of,
+    set_fixed_weights, short_fit_losses, specified_cnn,
 )
 from autograder.checks.in_kernel.names import student
 
@@ -93,10 +93,8 @@ def probe_train_cnn(namespace, train, test):
         specified.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
                           metrics=["sparse_categorical_accuracy"])
-        model = traced_twin(namespace.get("cnn"), specified)
-        lent = lend(model) if model is not None else None
-        if model is None:
-            model = specified
+        model, lent = borrowed_or(namespace.get("cnn"), specified)
+        if lent is None:
             model.run_eagerly = True  # a few small batches: tracing would cost more
         try:
             keras.utils.set_random_seed(506)
