@@ -46,6 +46,9 @@ import tensorflow as tf
 import keras
 from sklearn import datasets
 
+from autograder.checks.in_kernel.keras_models import specified_cnn, specified_iris_model
+from course.data import load_iris_shuffled
+
 case, grappler = sys.argv[1], sys.argv[2]
 if grappler == "off":
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
@@ -54,10 +57,8 @@ keras.utils.set_random_seed(116)
 
 
 def keras_fit():
-    x, y = datasets.load_iris(return_X_y=True)
-    np.random.seed(116); np.random.shuffle(x); np.random.seed(116); np.random.shuffle(y)
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(
-        3, activation="softmax", kernel_regularizer=keras.regularizers.l2())])
+    x, y = load_iris_shuffled()
+    model = specified_iris_model()
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=["sparse_categorical_accuracy"])
@@ -70,11 +71,7 @@ def keras_fit():
 def cnn_fit():
     x, y = datasets.load_digits(return_X_y=True)
     x = (x / 16.0).astype("float32").reshape(-1, 8, 8, 1)
-    model = keras.Sequential([
-        keras.Input(shape=(8, 8, 1)),
-        keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax")])
+    model = specified_cnn()
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=["sparse_categorical_accuracy"])
@@ -85,8 +82,7 @@ def cnn_fit():
 
 
 def float64_loop():
-    x, y = datasets.load_iris(return_X_y=True)
-    np.random.seed(116); np.random.shuffle(x); np.random.seed(116); np.random.shuffle(y)
+    x, y = load_iris_shuffled()
     batches = tf.data.Dataset.from_tensor_slices((x[:-30], y[:-30])).batch(32)
     w = tf.Variable(tf.random.truncated_normal([4, 3], stddev=0.1, seed=1, dtype=tf.float64))
     b = tf.Variable(tf.random.truncated_normal([3], stddev=0.1, seed=1, dtype=tf.float64))
@@ -126,7 +122,7 @@ def run_case(case: str, grappler: str) -> dict:
     from course.grading_terms import KERNEL_THREADS
 
     env = dict(os.environ, **KERNEL_THREADS)
-    out = subprocess.run([sys.executable, "-c", CHILD, case, grappler], env=env,
+    out = subprocess.run([sys.executable, "-c", CHILD, case, grappler], env=env, cwd=REPO,
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
