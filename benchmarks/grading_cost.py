@@ -34,8 +34,9 @@ is what each further submission costs a long-running worker, and the profile's s
 averaged the same way, must add up to it within 5 % (the script says how close).
 
 The same machine's speed varies between runs (on the course's 2-core machine, idle, one
-assignment's cost by up to 15 %): ``--repeats R`` grades each assignment R times and
-keeps the run of median cost, with every run's cost beside it ("repeats").
+assignment's three runs differed by up to 20 % of their median): ``--repeats R``
+grades each assignment R times and keeps the run of median cost, with every run's cost
+beside it ("repeats").
 
 ``--tail`` (on by default) also grades one submission that runs to its time limit:
 the correct notebook with cells added that never end, so that the notebook's time
@@ -417,7 +418,7 @@ def main(argv=None) -> int:
                 start_load = load()
                 runs.append(measure(work / "ws", a, flags, meter))
                 runs[-1]["load"] = [start_load, load()]
-            # the run of median cost (the machine's speed varies by 15 % between runs)
+            # the run of median cost: the machine's speed varies between runs
             runs.sort(key=lambda r: r["cpu_s_per_submission"])
             rows[a] = runs[len(runs) // 2]
             rows[a]["repeats"] = [r["cpu_s_per_submission"] for r in runs]
